@@ -1,0 +1,5 @@
+//! One module per command, as the server answers it.
+
+pub mod at;
+pub mod iamat;
+pub mod whatsat;

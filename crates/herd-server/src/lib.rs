@@ -1,0 +1,17 @@
+//! The reference proxy-herd server, as a library: the `herd-server` binary is a thin CLI over it,
+//! and tests and tools start servers in-process through [`launch`].
+//!
+//! Layout, after tokio's mini-redis: [`connection`] owns framing, [`db`] owns the locations,
+//! [`cmd`] has one module per command, [`flood`] owns the peer links, [`places`] the Google calls,
+//! [`log`] the log files, [`server`] ties them together for one server.
+
+pub mod cmd;
+pub mod connection;
+pub mod db;
+pub mod flood;
+pub mod log;
+pub mod places;
+pub mod server;
+pub mod setup;
+
+pub use setup::{Launch, PlacesChoice, Running, launch};

@@ -1,0 +1,183 @@
+//! `herd-server`: run one server of a herd, or the whole herd in one process.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use herd_server::places::PlacesApi;
+use herd_server::{Launch, PlacesChoice, launch};
+use herd_wire::Herd;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The reference proxy-herd server: IAMAT, WHATSAT and flooding over persistent peer links.
+///
+/// Examples:
+///   herd-server --all                       # the whole default herd (winter21), ports 12000-12004
+///   herd-server Riley                       # one server of the default herd
+///   herd-server --herd spring20 --all       # a past term's herd
+///   herd-server --herd my.toml Alpha --port 15000
+///
+/// Without GOOGLE_PLACES_API_KEY and --places-url, WHATSAT is answered by a built-in Places
+/// stand-in, so everything works offline.
+#[derive(Parser, Debug)]
+#[command(version, verbatim_doc_comment)]
+struct Args {
+    /// The server to run (a name from the herd). Omit with --all.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    name: Option<String>,
+
+    /// Run every server of the herd in this process (each its own port, state and log).
+    #[arg(long)]
+    all: bool,
+
+    /// A preset (winter21, spring21, spring20, winter18, recent) or a herd TOML file.
+    #[arg(long, default_value = "winter21", value_name = "PRESET|FILE")]
+    herd: String,
+
+    /// Listen on this port instead of the herd file's (single server only).
+    #[arg(long, conflicts_with = "all")]
+    port: Option<u16>,
+
+    /// Folder for the log files, one NAME.log per server.
+    #[arg(long, default_value = "logs", value_name = "DIR")]
+    log_dir: PathBuf,
+
+    /// Places base URL (a stand-in, e.g. from places-mock or the conformance suite).
+    #[arg(long, env = "HERD_PLACES_URL", value_name = "URL")]
+    places_url: Option<String>,
+
+    /// Which Places API to call.
+    #[arg(long, value_enum, default_value = "legacy")]
+    places_api: PlacesApi,
+
+    /// How long a Places request may take before WHATSAT answers with an UNKNOWN_ERROR object.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    places_timeout: Duration,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herd-server: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let mut herd = Herd::load(&args.herd)?;
+    let names: Vec<String> = match &args.name {
+        Some(name) => {
+            if herd.server(name).is_none() {
+                anyhow::bail!(
+                    "`{name}` is not a server of herd {}; its servers are {}",
+                    herd.origin,
+                    herd.names().join(", ")
+                );
+            }
+            vec![name.clone()]
+        }
+        None => herd.names().iter().map(|n| (*n).to_owned()).collect(),
+    };
+    if let (Some(port), Some(name)) = (args.port, &args.name) {
+        let ports: Vec<u16> = herd
+            .servers()
+            .iter()
+            .map(|s| if &s.name == name { port } else { s.port() })
+            .collect();
+        let hosts_local = herd
+            .servers()
+            .iter()
+            .all(|s| s.address.starts_with("127.0.0.1:"));
+        anyhow::ensure!(
+            hosts_local,
+            "--port needs a herd whose servers are all on 127.0.0.1"
+        );
+        herd = herd.on_ports(&ports);
+    }
+
+    let key = std::env::var("GOOGLE_PLACES_API_KEY").ok();
+    let places = PlacesChoice::choose(
+        args.places_url.as_deref(),
+        key,
+        args.places_api,
+        args.places_timeout,
+    )
+    .await?;
+    eprintln!("{}", places.notice);
+
+    let shared = Launch {
+        herd: herd.clone(),
+        log_dir: Some(args.log_dir.clone()),
+        places: places.client.clone(),
+    };
+    let shutdown = CancellationToken::new();
+    let mut listeners = Vec::new();
+    for name in &names {
+        let address = herd
+            .server(name)
+            .map(|s| s.address.clone())
+            .unwrap_or_default();
+        let listener = TcpListener::bind(&address).await.map_err(|e| {
+            anyhow::anyhow!(
+                "{name} cannot listen on {address}: {e} (is another herd running? use --herd FILE with other ports)"
+            )
+        })?;
+        listeners.push((name, listener));
+    }
+    for (name, listener) in listeners {
+        let running = launch(&shared, name, listener, &shutdown).await?;
+        let spec = herd.server(name);
+        let neighbours = spec.map(|s| s.neighbours.join(", ")).unwrap_or_default();
+        eprintln!(
+            "{} listening on {} (neighbours: {}; log: {})",
+            running.name,
+            running.address,
+            if neighbours.is_empty() {
+                "none".to_owned()
+            } else {
+                neighbours
+            },
+            running
+                .log_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+    eprintln!("Serving; Ctrl-C or SIGTERM stops.");
+    wait_for_stop_signal().await;
+    eprintln!("herd-server: stopping");
+    shutdown.cancel();
+    // Give connection tasks a moment to flush replies and the log writers to drain.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(places);
+    Ok(())
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

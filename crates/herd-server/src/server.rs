@@ -1,0 +1,215 @@
+//! One herd server: its state, its accept loop and the handling of one connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use herd_wire::command::{Command, error_reply, parse_command};
+use herd_wire::{ClientTime, Herd};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::cmd;
+use crate::connection::{Connection, Frame};
+use crate::db::Db;
+use crate::flood::Flooder;
+use crate::log::{ServerLog, printable};
+use crate::places::PlacesClient;
+
+/// Everything a connection handler needs; shared by all connections of one server.
+#[derive(Debug)]
+pub struct ServerState {
+    /// This server's name (it goes into the AT lines it makes).
+    pub name: String,
+    /// Its neighbours' names: the only servers whose `PEER` handshake it accepts.
+    pub neighbours: Vec<String>,
+    pub db: Db,
+    pub flooder: Flooder,
+    pub places: PlacesClient,
+    pub log: ServerLog,
+}
+
+impl ServerState {
+    /// The state of server `name` of `herd`; starts its links to the neighbours.
+    pub fn start(
+        name: &str,
+        herd: &Herd,
+        places: PlacesClient,
+        log: ServerLog,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Arc<ServerState>> {
+        let spec = herd
+            .server(name)
+            .ok_or_else(|| anyhow::anyhow!("`{name}` is not a server of herd {}", herd.origin))?;
+        let neighbours: Vec<(String, String)> = spec
+            .neighbours
+            .iter()
+            .filter_map(|n| herd.server(n).map(|s| (s.name.clone(), s.address.clone())))
+            .collect();
+        let flooder = Flooder::start(name, &neighbours, &log, shutdown);
+        Ok(Arc::new(ServerState {
+            name: name.to_owned(),
+            neighbours: spec.neighbours.clone(),
+            db: Db::default(),
+            flooder,
+            places,
+            log,
+        }))
+    }
+}
+
+/// Accepts connections until `shutdown`.
+pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, address)) => {
+                let state = Arc::clone(&state);
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move { handle(stream, address, state, shutdown).await });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: say so, breathe, go on.
+                state.log.line(format!("accept failed: {e}"));
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Who is on the other end of a connection.
+enum Party {
+    Client(SocketAddr),
+    Peer(String),
+}
+
+impl Party {
+    fn label(&self) -> String {
+        match self {
+            Party::Client(address) => format!("client {address}"),
+            Party::Peer(name) => format!("peer {name}"),
+        }
+    }
+}
+
+async fn handle(
+    stream: TcpStream,
+    address: SocketAddr,
+    state: Arc<ServerState>,
+    shutdown: CancellationToken,
+) {
+    let mut connection = Connection::new(stream);
+    let mut party = Party::Client(address);
+    let ended = loop {
+        let frame = tokio::select! {
+            _ = shutdown.cancelled() => break "server shutting down".to_owned(),
+            frame = connection.read_frame() => frame,
+        };
+        let reply = match frame {
+            Ok(None) => break "end of input".to_owned(),
+            Err(e) => break e.to_string(),
+            Ok(Some(Frame::TooLong(head))) => {
+                state.log.line(format!(
+                    "in {}: line over {} bytes, answered with `?` and a cut copy",
+                    party.label(),
+                    head.len()
+                ));
+                Some(error_reply(&head))
+            }
+            Ok(Some(Frame::Line(line))) => answer(&line, &mut party, &state).await,
+        };
+        if let Some(reply) = reply {
+            if let Err(e) = connection.write(&reply).await {
+                break e.to_string();
+            }
+        }
+        if !connection.has_buffered_line() {
+            if let Err(e) = connection.flush().await {
+                break e.to_string();
+            }
+        }
+    };
+    let _ = connection.finish().await;
+    if let Party::Peer(name) = &party {
+        state
+            .log
+            .line(format!("peer {name} ({address}) disconnected: {ended}"));
+    }
+}
+
+/// The reply to one line, if it gets one.
+async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Option<Vec<u8>> {
+    let received = ClientTime::now();
+    let label = party.label();
+    if let Party::Peer(name) = party {
+        return match parse_command(line) {
+            Ok(Some(Command::At(at))) => {
+                let stored = cmd::at::run(at, name, state);
+                let verdict = if stored {
+                    "stored"
+                } else {
+                    "not newer, dropped"
+                };
+                state
+                    .log
+                    .line(format!("in {label}: {} ({verdict})", printable(line)));
+                None
+            }
+            Ok(None) => None,
+            _ => {
+                state.log.line(format!(
+                    "in {label}: {} (not an update, ignored)",
+                    printable(line)
+                ));
+                None
+            }
+        };
+    }
+    let reply = match parse_command(line) {
+        Ok(None) => return None,
+        Ok(Some(Command::Iamat(iamat))) => Ok(cmd::iamat::run(&iamat, received, state)),
+        Ok(Some(Command::Whatsat(whatsat))) => cmd::whatsat::run(&whatsat, state)
+            .await
+            .ok_or_else(|| "no server has heard of this client".to_owned()),
+        Ok(Some(Command::Peer(name))) if state.neighbours.contains(&name) => {
+            state.log.line(format!(
+                "in {label}: {} (peer link from {name})",
+                printable(line)
+            ));
+            *party = Party::Peer(name);
+            return None;
+        }
+        Ok(Some(Command::Peer(_))) => Err("PEER from a server that is not a neighbour".to_owned()),
+        Ok(Some(Command::At(_))) => Err("AT is accepted only on a peer link".to_owned()),
+        Err(e) => Err(e.to_string()),
+    };
+    match reply {
+        Ok(reply) => {
+            let first_line = reply.split(|b| *b == b'\n').next().unwrap_or_default();
+            let rest = reply.len() - first_line.len() - 1;
+            let extra = if rest > 0 {
+                format!(" (+{rest} bytes of Places JSON)")
+            } else {
+                String::new()
+            };
+            state.log.line(format!("in {label}: {}", printable(line)));
+            state
+                .log
+                .line(format!("out {label}: {}{extra}", printable(first_line)));
+            Some(reply)
+        }
+        Err(why) => {
+            let reply = error_reply(line);
+            state
+                .log
+                .line(format!("in {label}: {} (invalid: {why})", printable(line)));
+            state.log.line(format!(
+                "out {label}: {}",
+                printable(&reply[..reply.len() - 1])
+            ));
+            Some(reply)
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Client timestamps (`1621464827.959498503`) and the signed time difference an AT line carries.
+//!
+//! Both are kept as whole nanoseconds so that the difference is exact: a float would round the
+//! client's nanoseconds away (a fault seen in real submissions).
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const NANOS_PER_SEC: i128 = 1_000_000_000;
+
+/// A POSIX time with nanosecond precision, as a client sent it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientTime {
+    nanos: i128,
+}
+
+/// Why a client time was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientTimeError {
+    #[error(
+        "a client time is seconds since the epoch, digits with an optional fraction of 1 to 9 digits"
+    )]
+    Malformed,
+    #[error("the client time is too large")]
+    TooLarge,
+}
+
+impl ClientTime {
+    /// Parses `digits[.digits]`, with 1 to 9 fraction digits; nothing else (no sign, exponent, nan).
+    pub fn parse(text: &[u8]) -> Result<Self, ClientTimeError> {
+        let (whole, frac) = match text.iter().position(|b| *b == b'.') {
+            Some(dot) => (&text[..dot], Some(&text[dot + 1..])),
+            None => (text, None),
+        };
+        let all_digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+        if !all_digits(whole) || frac.is_some_and(|f| !all_digits(f) || f.len() > 9) {
+            return Err(ClientTimeError::Malformed);
+        }
+        let significant = whole.iter().skip_while(|d| **d == b'0').count();
+        // u64 seconds is ~584 billion years; more is not a time anybody means.
+        if significant > 19 {
+            return Err(ClientTimeError::TooLarge);
+        }
+        let secs: i128 = whole
+            .iter()
+            .fold(0, |acc, d| acc * 10 + i128::from(d - b'0'));
+        if secs > i128::from(u64::MAX) {
+            return Err(ClientTimeError::TooLarge);
+        }
+        let frac = frac.unwrap_or_default();
+        let mut sub: i128 = frac
+            .iter()
+            .fold(0, |acc, d| acc * 10 + i128::from(d - b'0'));
+        for _ in frac.len()..9 {
+            sub *= 10;
+        }
+        Ok(Self {
+            nanos: secs * NANOS_PER_SEC + sub,
+        })
+    }
+
+    /// A time from whole nanoseconds since the epoch.
+    pub fn from_nanos(nanos: i128) -> Self {
+        Self { nanos }
+    }
+
+    /// Now, from the system clock.
+    pub fn now() -> Self {
+        let nanos = match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(before) => -(before.duration().as_nanos() as i128),
+        };
+        Self { nanos }
+    }
+
+    /// Nanoseconds since the epoch.
+    pub fn as_nanos(self) -> i128 {
+        self.nanos
+    }
+
+    /// Renders `seconds.nnnnnnnnn`, the form clients send (used by our client and bench).
+    pub fn to_wire(self) -> String {
+        format!(
+            "{}.{:09}",
+            self.nanos.div_euclid(NANOS_PER_SEC),
+            self.nanos.rem_euclid(NANOS_PER_SEC)
+        )
+    }
+
+    /// `later - self`, exactly.
+    pub fn until(self, later: ClientTime) -> TimeDiff {
+        TimeDiff {
+            nanos: later.nanos - self.nanos,
+        }
+    }
+}
+
+/// A signed time difference in nanoseconds, shown as `+0.263873386` or `-1.500000000`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimeDiff {
+    nanos: i128,
+}
+
+impl TimeDiff {
+    /// A difference of this many nanoseconds.
+    pub fn from_nanos(nanos: i128) -> Self {
+        Self { nanos }
+    }
+
+    /// The difference in nanoseconds.
+    pub fn as_nanos(self) -> i128 {
+        self.nanos
+    }
+
+    /// Parses what an AT line carries: an explicit sign, digits, an optional fraction of up to 9
+    /// digits. Used to read replies; more than 9 digits are refused rather than rounded.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (negative, rest) = match text.as_bytes().first()? {
+            b'+' => (false, &text[1..]),
+            b'-' => (true, &text[1..]),
+            _ => return None,
+        };
+        let magnitude = ClientTime::parse(rest.as_bytes()).ok()?.as_nanos();
+        Some(Self {
+            nanos: if negative { -magnitude } else { magnitude },
+        })
+    }
+}
+
+impl fmt::Display for TimeDiff {
+    /// Sign always, then seconds and exactly nine fraction digits: `+0.000000000` for zero.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.nanos < 0 { '-' } else { '+' };
+        let magnitude = self.nanos.unsigned_abs();
+        let per_sec = NANOS_PER_SEC.unsigned_abs();
+        write!(
+            f,
+            "{sign}{}.{:09}",
+            magnitude / per_sec,
+            magnitude % per_sec
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> ClientTime {
+        ClientTime::parse(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn parses_whole_and_fractional_seconds_exactly() {
+        assert_eq!(
+            t("1621464827.959498503").as_nanos(),
+            1_621_464_827_959_498_503
+        );
+        assert_eq!(t("1621464827").as_nanos(), 1_621_464_827_000_000_000);
+        assert_eq!(t("1.5").as_nanos(), 1_500_000_000);
+        assert_eq!(t("0.000000001").as_nanos(), 1);
+    }
+
+    #[test]
+    fn rejects_everything_but_digits_and_a_fraction() {
+        for bad in [
+            "",
+            ".5",
+            "5.",
+            "-1",
+            "+1",
+            "1e9",
+            "nan",
+            "inf",
+            "1.2.3",
+            "1.0000000001",
+            " 1",
+            "0x10",
+        ] {
+            assert_eq!(
+                ClientTime::parse(bad.as_bytes()),
+                Err(ClientTimeError::Malformed),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            ClientTime::parse(b"99999999999999999999"),
+            Err(ClientTimeError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn difference_has_sign_and_nine_digits() {
+        let client = t("1621464827.959498503");
+        let server = t("1621464828.223371889");
+        assert_eq!(client.until(server).to_string(), "+0.263873386");
+        assert_eq!(server.until(client).to_string(), "-0.263873386");
+        assert_eq!(t("10").until(t("8.5")).to_string(), "-1.500000000");
+        assert_eq!(t("10").until(t("10")).to_string(), "+0.000000000");
+    }
+
+    #[test]
+    fn difference_round_trips_through_parse() {
+        for s in ["+0.263873386", "-1.500000000", "+12.5"] {
+            let d = TimeDiff::parse(s).unwrap();
+            assert_eq!(TimeDiff::parse(&d.to_string()), Some(d));
+        }
+        assert_eq!(TimeDiff::parse("--1.2"), None);
+        assert_eq!(TimeDiff::parse("1.2"), None);
+    }
+
+    #[test]
+    fn wire_form_round_trips() {
+        let now = ClientTime::now();
+        assert_eq!(ClientTime::parse(now.to_wire().as_bytes()), Ok(now));
+    }
+}

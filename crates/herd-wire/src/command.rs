@@ -1,0 +1,214 @@
+//! Parsing one command line into a [`Command`], or the reason it is invalid.
+//!
+//! Every invalid command is answered `? ` + [`crate::fields::trim`] of the line; the reason is
+//! for logs and for tools that explain the reply to a person.
+
+use crate::at_line::{AtLine, AtLineError};
+use crate::client_time::{ClientTime, ClientTimeError};
+use crate::fields;
+use crate::position::{Position, PositionError};
+use crate::whatsat_args::{Bound, Radius, WhatsatArgError};
+
+/// `IAMAT client position time`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Iamat {
+    client: Vec<u8>,
+    position: Position,
+    time: ClientTime,
+    time_text: Vec<u8>,
+}
+
+impl Iamat {
+    /// The client ID, byte for byte.
+    pub fn client(&self) -> &[u8] {
+        &self.client
+    }
+    /// The reported position.
+    pub fn position(&self) -> &Position {
+        &self.position
+    }
+    /// The client's time.
+    pub fn time(&self) -> ClientTime {
+        self.time
+    }
+    /// The client's time exactly as sent.
+    pub fn time_text(&self) -> &[u8] {
+        &self.time_text
+    }
+}
+
+/// `WHATSAT client radius bound`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Whatsat {
+    client: Vec<u8>,
+    radius: Radius,
+    bound: Bound,
+}
+
+impl Whatsat {
+    /// The client asked about, byte for byte.
+    pub fn client(&self) -> &[u8] {
+        &self.client
+    }
+    /// The radius in kilometres.
+    pub fn radius(&self) -> &Radius {
+        &self.radius
+    }
+    /// The most places to return.
+    pub fn bound(&self) -> Bound {
+        self.bound
+    }
+}
+
+/// A valid command line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Iamat(Iamat),
+    Whatsat(Whatsat),
+    /// A server-to-server update (the reference server accepts it only from a peer link).
+    At(AtLine),
+    /// `PEER name`: the reference server's link handshake.
+    Peer(String),
+}
+
+/// Why a line is not a valid command.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("unknown command word; expected IAMAT or WHATSAT")]
+    UnknownCommand,
+    #[error("{word} takes {expected} operands, got {got}")]
+    OperandCount {
+        word: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{0}")]
+    Position(#[from] PositionError),
+    #[error("{0}")]
+    Time(#[from] ClientTimeError),
+    #[error("{0}")]
+    Whatsat(#[from] WhatsatArgError),
+    #[error("{0}")]
+    At(#[from] AtLineError),
+    #[error("a peer name is UTF-8")]
+    PeerName,
+}
+
+fn operands<'a>(
+    word: &'static str,
+    parts: &[&'a [u8]],
+    expected: usize,
+) -> Result<Vec<&'a [u8]>, CommandError> {
+    let got = parts.len() - 1;
+    if got != expected {
+        return Err(CommandError::OperandCount {
+            word,
+            expected,
+            got,
+        });
+    }
+    Ok(parts[1..].to_vec())
+}
+
+/// Parses one line (terminator included or not). `Ok(None)` for a blank line, which gets no reply.
+pub fn parse_command(line: &[u8]) -> Result<Option<Command>, CommandError> {
+    let parts: Vec<&[u8]> = fields::split(line).collect();
+    let Some(word) = parts.first() else {
+        return Ok(None);
+    };
+    let command = match *word {
+        b"IAMAT" => {
+            let ops = operands("IAMAT", &parts, 3)?;
+            Command::Iamat(Iamat {
+                client: ops[0].to_vec(),
+                position: Position::parse(ops[1])?,
+                time: ClientTime::parse(ops[2])?,
+                time_text: ops[2].to_vec(),
+            })
+        }
+        b"WHATSAT" => {
+            let ops = operands("WHATSAT", &parts, 3)?;
+            Command::Whatsat(Whatsat {
+                client: ops[0].to_vec(),
+                radius: Radius::parse(ops[1])?,
+                bound: Bound::parse(ops[2])?,
+            })
+        }
+        b"AT" => Command::At(AtLine::parse(line)?),
+        b"PEER" => {
+            let ops = operands("PEER", &parts, 1)?;
+            let name = std::str::from_utf8(ops[0]).map_err(|_| CommandError::PeerName)?;
+            Command::Peer(name.to_owned())
+        }
+        _ => return Err(CommandError::UnknownCommand),
+    };
+    Ok(Some(command))
+}
+
+/// The `? ` reply to an invalid line, with its newline.
+pub fn error_reply(line: &[u8]) -> Vec<u8> {
+    let copy = fields::trim(line);
+    let mut reply = Vec::with_capacity(copy.len() + 3);
+    reply.extend_from_slice(b"? ");
+    reply.extend_from_slice(copy);
+    reply.push(b'\n');
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_lines_are_not_commands() {
+        assert_eq!(parse_command(b" \t\r\n"), Ok(None));
+        assert_eq!(parse_command(b""), Ok(None));
+    }
+
+    #[test]
+    fn parses_iamat_and_whatsat() {
+        let Ok(Some(Command::Iamat(i))) = parse_command(b"IAMAT kiwi +34-118 1.5") else {
+            panic!()
+        };
+        assert_eq!(
+            (i.client(), i.position().as_str(), i.time_text()),
+            (&b"kiwi"[..], "+34-118", &b"1.5"[..])
+        );
+        let Ok(Some(Command::Whatsat(w))) = parse_command(b"\tWHATSAT  kiwi 10 5\r\n") else {
+            panic!()
+        };
+        assert_eq!(
+            (w.client(), w.radius().metres(), w.bound().get()),
+            (&b"kiwi"[..], "10000".into(), 5)
+        );
+    }
+
+    #[test]
+    fn reports_why_a_line_is_invalid() {
+        assert_eq!(
+            parse_command(b"iamat a +1+1 1"),
+            Err(CommandError::UnknownCommand)
+        );
+        assert_eq!(
+            parse_command(b"IAMAT a +1+1"),
+            Err(CommandError::OperandCount {
+                word: "IAMAT",
+                expected: 3,
+                got: 2
+            })
+        );
+        assert_eq!(
+            parse_command(b"WHATSAT a 51 5"),
+            Err(CommandError::Whatsat(WhatsatArgError::RadiusTooLarge))
+        );
+    }
+
+    #[test]
+    fn error_reply_is_the_trimmed_copy() {
+        assert_eq!(
+            error_reply(b"  WHATSAT kiwi 51 5 \r\n"),
+            b"? WHATSAT kiwi 51 5\n"
+        );
+        assert_eq!(error_reply(b"\xffjunk"), b"? \xffjunk\n");
+    }
+}
