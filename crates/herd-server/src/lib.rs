@@ -9,9 +9,11 @@ pub mod cmd;
 pub mod connection;
 pub mod db;
 pub mod flood;
+pub mod local_herd;
 pub mod log;
 pub mod places;
 pub mod server;
 pub mod setup;
 
+pub use local_herd::LocalHerd;
 pub use setup::{Launch, PlacesChoice, Running, launch};
