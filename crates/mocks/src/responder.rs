@@ -1,0 +1,142 @@
+//! Turns each HTTP request into the stand-in's response.
+//!
+//! One catch-all wiremock mock uses [`PlacesResponder`]; it reads the current
+//! latency and failure mode from shared atomics, so both can change at run time
+//! without remounting mocks (which would also wipe the recorded requests).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use herd_wire::google_json::to_google_string;
+use serde_json::Value;
+use wiremock::{Request, Respond, ResponseTemplate};
+
+use crate::config::FailureMode;
+use crate::legacy::{legacy_answer, query_value};
+use crate::new_api::{
+    NEW_API_MISSING_FIELD_MASK_MESSAGE, NEW_API_MISSING_KEY_MESSAGE, apply_field_mask,
+    new_api_error, new_nearby, parse_query,
+};
+use crate::request::PlacesApi;
+
+/// Content type of every JSON answer, as Google sends it.
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
+/// Body of a [`FailureMode::NotJson`] answer.
+pub const NOT_JSON_BODY: &str = "<html>not json</html>";
+/// Body of a [`FailureMode::Http500`] answer.
+pub const HTTP500_BODY: &str = "Internal Server Error (places-mock failure mode http500)";
+/// How long a [`FailureMode::Hang`] answer waits.
+pub const HANG_DELAY: Duration = Duration::from_secs(3600);
+
+/// Latency and failure mode, shared between the stand-in handle and the responder.
+#[derive(Debug, Default)]
+pub(crate) struct Behaviour {
+    latency_nanos: AtomicU64,
+    failure: AtomicU8,
+}
+
+impl Behaviour {
+    pub(crate) fn set_latency(&self, latency: Duration) {
+        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        self.latency_nanos.store(nanos, Ordering::Relaxed);
+    }
+
+    pub(crate) fn latency(&self) -> Duration {
+        Duration::from_nanos(self.latency_nanos.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_failure(&self, mode: FailureMode) {
+        self.failure.store(mode.to_code(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn failure(&self) -> FailureMode {
+        FailureMode::from_code(self.failure.load(Ordering::Relaxed))
+    }
+}
+
+/// The wiremock responder behind every stand-in.
+pub(crate) struct PlacesResponder {
+    pub(crate) behaviour: Arc<Behaviour>,
+}
+
+impl Respond for PlacesResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let api = PlacesApi::of(request.method.as_str(), request.url.path());
+        let latency = self.behaviour.latency();
+        let template =
+            match (api, self.behaviour.failure()) {
+                (PlacesApi::Other, _) => ResponseTemplate::new(404),
+                (_, FailureMode::Http500) => ResponseTemplate::new(500)
+                    .set_body_raw(HTTP500_BODY, "text/plain; charset=UTF-8"),
+                (_, FailureMode::NotJson) => ResponseTemplate::new(200)
+                    .set_body_raw(NOT_JSON_BODY, "text/html; charset=UTF-8"),
+                (_, FailureMode::Hang) => {
+                    return answer(api, request).set_delay(latency.saturating_add(HANG_DELAY));
+                }
+                (_, FailureMode::None) => answer(api, request),
+            };
+        template.set_delay(latency)
+    }
+}
+
+/// Google's answer to a Places request.
+fn answer(api: PlacesApi, request: &Request) -> ResponseTemplate {
+    let query: Vec<(String, String)> = request
+        .url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    match api {
+        PlacesApi::Legacy => json_response(200, to_google_string(&legacy_answer(&query))),
+        PlacesApi::New => {
+            let (status, body) = new_api_answer(request, &query);
+            json_response(
+                status,
+                serde_json::to_string_pretty(&body).unwrap_or_default(),
+            )
+        }
+        PlacesApi::Other => ResponseTemplate::new(404),
+    }
+}
+
+fn json_response(status: u16, body: String) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.into_bytes(), JSON_CONTENT_TYPE)
+}
+
+/// Status and body for a new-API request: 403 without a key, 400 without a field
+/// mask or with a bad body, else 200 with the places the mask asks for.
+fn new_api_answer(request: &Request, query: &[(String, String)]) -> (u16, Value) {
+    let header = |name: &str| {
+        request
+            .headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .filter(|value| !value.trim().is_empty())
+    };
+    let key =
+        header("x-goog-api-key").or_else(|| query_value(query, "key").filter(|k| !k.is_empty()));
+    if key.is_none() {
+        return (
+            403,
+            new_api_error(403, NEW_API_MISSING_KEY_MESSAGE, "PERMISSION_DENIED"),
+        );
+    }
+    let mask = header("x-goog-fieldmask")
+        .or_else(|| query_value(query, "fields"))
+        .or_else(|| query_value(query, "$fields"))
+        .filter(|m| !m.trim().is_empty());
+    let Some(mask) = mask else {
+        return (
+            400,
+            new_api_error(400, NEW_API_MISSING_FIELD_MASK_MESSAGE, "INVALID_ARGUMENT"),
+        );
+    };
+    match parse_query(&request.body) {
+        Ok(search) => {
+            let body = new_nearby(search.lat, search.lng, search.radius_m, search.max);
+            (200, apply_field_mask(body, mask))
+        }
+        Err(message) => (400, new_api_error(400, &message, "INVALID_ARGUMENT")),
+    }
+}
