@@ -35,18 +35,29 @@ impl LocalHerd {
             .map(|l| l.local_addr().map(|a| a.port()))
             .collect::<Result<Vec<u16>, _>>()?;
         let herd = herd.on_ports(&ports);
-        let shared = Launch { herd: herd.clone(), log_dir, places };
+        let shared = Launch {
+            herd: herd.clone(),
+            log_dir,
+            places,
+        };
         let shutdown = CancellationToken::new();
         let mut servers = Vec::new();
         for (spec, listener) in herd.servers().iter().zip(listeners) {
             servers.push(launch(&shared, &spec.name, listener, &shutdown).await?);
         }
-        Ok(LocalHerd { herd, servers, shutdown })
+        Ok(LocalHerd {
+            herd,
+            servers,
+            shutdown,
+        })
     }
 
     /// The address of server `name`.
     pub fn address(&self, name: &str) -> Option<std::net::SocketAddr> {
-        self.servers.iter().find(|s| s.name == name).map(|s| s.address)
+        self.servers
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.address)
     }
 
     /// Stops every server (also done on drop).

@@ -23,9 +23,9 @@ use tokio_util::sync::CancellationToken;
 /// stand-in, so everything works offline.
 #[derive(Parser, Debug)]
 #[command(version, verbatim_doc_comment)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["name", "all"])))]
 struct Args {
     /// The server to run (a name from the herd). Omit with --all.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
     name: Option<String>,
 
     /// Run every server of the herd in this process (each its own port, state and log).

@@ -66,7 +66,8 @@ impl PlacesChoice {
                 })
             }
             (None, None) => {
-                let stand_in = mocks::PlacesStandIn::start().await?;
+                // Unrecorded: a long-running herd must not keep every request it ever made.
+                let stand_in = mocks::PlacesStandIn::start_unrecorded(Default::default()).await?;
                 let url = stand_in.uri();
                 Ok(PlacesChoice {
                     client: PlacesClient::new(&url, STAND_IN_KEY.to_owned(), api, timeout)?,

@@ -1,0 +1,147 @@
+//! Shared test support: a real herd on free ports with a real Places stand-in, and a raw TCP client.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use herd_server::LocalHerd;
+use herd_server::places::{PlacesApi, PlacesClient};
+use herd_wire::{Herd, Preset};
+use mocks::PlacesStandIn;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long any single exchange may take before the test fails.
+pub const IO_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A herd of reference servers, in-process, talking to a recording Places stand-in.
+pub struct TestHerd {
+    pub herd: LocalHerd,
+    pub places: PlacesStandIn,
+}
+
+impl TestHerd {
+    pub async fn start(herd: &Herd) -> TestHerd {
+        Self::start_with(herd, PlacesApi::Legacy, Duration::from_secs(5)).await
+    }
+
+    pub async fn start_with(herd: &Herd, api: PlacesApi, timeout: Duration) -> TestHerd {
+        let places = PlacesStandIn::start().await.expect("stand-in starts");
+        let client = PlacesClient::new(&places.uri(), "test-key".into(), api, timeout).unwrap();
+        let herd = LocalHerd::start(herd, client, None)
+            .await
+            .expect("herd starts");
+        TestHerd { herd, places }
+    }
+
+    pub async fn winter21() -> TestHerd {
+        Self::start(&Preset::Winter21.herd()).await
+    }
+
+    pub fn addr(&self, name: &str) -> SocketAddr {
+        self.herd.address(name).expect("server of the herd")
+    }
+}
+
+/// The *eof* client style: write everything, half-close, read until the server closes.
+pub async fn eof_exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
+    tokio::time::timeout(IO_DEADLINE, async {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(input).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).await.unwrap();
+        out
+    })
+    .await
+    .expect("server answered and closed in time")
+}
+
+/// The *line* client style on one kept-open connection.
+pub struct LineClient {
+    stream: TcpStream,
+    pending: Vec<u8>,
+}
+
+impl LineClient {
+    pub async fn connect(addr: SocketAddr) -> LineClient {
+        LineClient {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            pending: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Reads until `end` has been seen; returns everything up to and including it.
+    pub async fn read_until(&mut self, end: &[u8]) -> Vec<u8> {
+        tokio::time::timeout(IO_DEADLINE, async {
+            loop {
+                if let Some(at) = self.pending.windows(end.len()).position(|w| w == end) {
+                    let rest = self.pending.split_off(at + end.len());
+                    return std::mem::replace(&mut self.pending, rest);
+                }
+                let mut chunk = [0u8; 8192];
+                let n = self.stream.read(&mut chunk).await.unwrap();
+                assert!(
+                    n > 0,
+                    "server closed early; got {:?}",
+                    String::from_utf8_lossy(&self.pending)
+                );
+                self.pending.extend_from_slice(&chunk[..n]);
+            }
+        })
+        .await
+        .expect("reply in time")
+    }
+
+    pub async fn line(&mut self) -> Vec<u8> {
+        self.read_until(b"\n").await
+    }
+
+    /// A whole WHATSAT reply: through the blank line that ends it.
+    pub async fn whatsat_reply(&mut self) -> Vec<u8> {
+        self.read_until(b"\n\n").await
+    }
+}
+
+/// Polls `check` every 10 ms until it holds or `within` passes; true if it held.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The first line of a reply, without its newline.
+pub fn first_line(reply: &[u8]) -> &[u8] {
+    reply.split(|b| *b == b'\n').next().unwrap_or_default()
+}
+
+/// Nanoseconds since the epoch, now.
+pub fn now_nanos() -> i128 {
+    herd_wire::ClientTime::now().as_nanos()
+}
+
+/// The AT line the herd stores for `client`, asked at `addr` (None when it answers `?`).
+pub async fn stored_at(addr: SocketAddr, client: &str) -> Option<Vec<u8>> {
+    let reply = eof_exchange(addr, format!("WHATSAT {client} 1 0\n").as_bytes()).await;
+    (!reply.starts_with(b"?")).then(|| first_line(&reply).to_vec())
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
