@@ -35,6 +35,7 @@ mod geo;
 mod legacy;
 mod new_api;
 mod places;
+pub mod python_target;
 mod request;
 mod responder;
 mod rng;

@@ -1,0 +1,147 @@
+//! The Python target (`python/herd_server.py`) as a test double: finds or creates its venv and
+//! starts its servers as real processes on given ports.
+//!
+//! One piece of code for every crate whose tests run the Python target, so that a fresh checkout
+//! needs nothing but `cargo test`: the first caller creates `<workspace>/.venv` with the packages
+//! of `python/requirements.txt` (under a file lock, so parallel tests do it once).
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// The workspace root (this crate lives in `crates/mocks`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Python server script.
+pub fn server_script() -> PathBuf {
+    workspace_root().join("python/herd_server.py")
+}
+
+/// The Python interpreter to run the target with: `$HERD_PYTHON`, else the workspace venv,
+/// created on first use.
+pub fn python() -> anyhow::Result<PathBuf> {
+    if let Some(python) = std::env::var_os("HERD_PYTHON") {
+        return Ok(PathBuf::from(python));
+    }
+    let root = workspace_root();
+    let venv = root.join(".venv");
+    let python = venv.join("bin/python");
+    let lock_path = root.join("target/.python-venv.lock");
+    if let Some(parent) = lock_path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    lock.lock().context("cannot lock the venv lock file")?;
+    let ready = venv.join(".herd-ready");
+    if !ready.exists() {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .context(
+                "cannot run python3 to create the Python target's venv (is Python 3 installed?)",
+            )?;
+        if !status.success() {
+            bail!("`python3 -m venv {}` failed", venv.display());
+        }
+        let status = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(root.join("python/requirements.txt"))
+            .arg("pytest")
+            .status()
+            .context("cannot run pip in the Python target's venv")?;
+        if !status.success() {
+            bail!(
+                "pip could not install python/requirements.txt into {} (is PyPI reachable?)",
+                venv.display()
+            );
+        }
+        std::fs::write(&ready, "created by mocks::python_target\n")?;
+    }
+    Ok(python)
+}
+
+/// One running Python server; killed on drop.
+#[derive(Debug)]
+pub struct PythonServer {
+    pub name: String,
+    pub address: SocketAddr,
+    child: Child,
+}
+
+/// How to start one Python server.
+#[derive(Clone, Debug)]
+pub struct PythonServerSpec<'a> {
+    pub name: &'a str,
+    pub herd_file: &'a Path,
+    pub port: u16,
+    pub places_url: &'a str,
+    pub faults: &'a [&'a str],
+    pub log_dir: &'a Path,
+}
+
+impl PythonServer {
+    /// Starts the server and waits (up to 15 s) until its port accepts connections.
+    pub fn start(spec: &PythonServerSpec<'_>) -> anyhow::Result<PythonServer> {
+        let mut command = Command::new(python()?);
+        command
+            .arg(server_script())
+            .arg(spec.name)
+            .arg("--herd")
+            .arg(spec.herd_file)
+            .arg("--port")
+            .arg(spec.port.to_string())
+            .arg("--places-url")
+            .arg(spec.places_url)
+            .arg("--log-dir")
+            .arg(spec.log_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for fault in spec.faults {
+            command.arg("--fault").arg(fault);
+        }
+        let child = command.spawn().context("cannot start the Python target")?;
+        let address = SocketAddr::from(([127, 0, 0, 1], spec.port));
+        let mut server = PythonServer {
+            name: spec.name.to_owned(),
+            address,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+            if let Some(status) = server.child.try_wait()? {
+                bail!(
+                    "the Python target {} exited at start-up ({status})",
+                    spec.name
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the Python target {} did not listen on {address} within 15 s",
+                    spec.name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Ok(server)
+    }
+
+    /// Stops the server now (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
