@@ -49,7 +49,7 @@ pub(crate) struct Place {
 impl Place {
     /// The rating as Google prints it: `4` for whole stars, `4.3` otherwise.
     pub(crate) fn rating_json(&self) -> serde_json::Value {
-        if self.rating_tenths % 10 == 0 {
+        if self.rating_tenths.is_multiple_of(10) {
             serde_json::Value::from(self.rating_tenths / 10)
         } else {
             serde_json::Value::from(f64::from(self.rating_tenths) / 10.0)
