@@ -120,15 +120,15 @@ async fn handle(
             }
             Ok(Some(Frame::Line(line))) => answer(&line, &mut party, &state).await,
         };
-        if let Some(reply) = reply {
-            if let Err(e) = connection.write(&reply).await {
-                break e.to_string();
-            }
+        if let Some(reply) = reply
+            && let Err(e) = connection.write(&reply).await
+        {
+            break e.to_string();
         }
-        if !connection.has_buffered_line() {
-            if let Err(e) = connection.flush().await {
-                break e.to_string();
-            }
+        if !connection.has_buffered_line()
+            && let Err(e) = connection.flush().await
+        {
+            break e.to_string();
         }
     };
     let _ = connection.finish().await;
