@@ -1,6 +1,18 @@
-//! `herd-bench` — not built yet; see the open issues.
+//! `herd-bench`: thin CLI over the `herd_bench` library.
 
-fn main() {
-    eprintln!("herd-bench: not built yet");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+use clap::Parser;
+use herd_bench::args::Args;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match herd_bench::app::run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herd-bench: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

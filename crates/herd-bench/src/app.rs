@@ -1,0 +1,551 @@
+//! The whole command: choose and start the herd(s), check they listen, run the workload (once,
+//! or in alternation for `--compare`), print the summary and write the requested files.
+
+use anyhow::{Context as _, bail};
+use herd_wire::{ClientTime, Herd};
+use std::fmt::Write as _;
+
+use crate::args::Args;
+use crate::conn::Endpoint;
+use crate::herds::{self, HerdSource, StartedHerd};
+use crate::load::{self, Workload};
+use crate::probe::Polling;
+use crate::progress::Progress;
+use crate::report::{Parameters, Report, ServerAddress, ms};
+use crate::stats::RunStats;
+use crate::sys::{CpuClock, CpuUse, raise_open_files};
+use crate::{hgrm, plot};
+
+/// Why the command failed, and so its exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Bad options, an unreachable herd, a file that cannot be written: exit 2.
+    #[error("{0:#}")]
+    Setup(#[from] anyhow::Error),
+    /// The run completed but no request got a good reply: exit 1.
+    #[error("{0}")]
+    AllFailed(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Setup(_) => 2,
+            Failure::AllFailed(_) => 1,
+        }
+    }
+}
+
+/// Runs the command; prints the summary to stdout.
+pub async fn run(args: Args) -> Result<(), Failure> {
+    if args.clients == 0 {
+        return Err(anyhow::anyhow!("--clients must be at least 1").into());
+    }
+    if args.duration.is_zero() {
+        return Err(anyhow::anyhow!("--duration must be more than 0").into());
+    }
+    if args.rounds == 0 {
+        return Err(anyhow::anyhow!("--rounds must be at least 1").into());
+    }
+    if args.max_probes == 0 && args.probe_ratio > 0.0 {
+        return Err(
+            anyhow::anyhow!("--max-probes must be at least 1 (or use --probe-ratio 0)").into(),
+        );
+    }
+    let topology = Herd::load(&args.herd).map_err(anyhow::Error::from)?;
+    let sources = sources(&args, &topology)?;
+
+    let needs_places = sources.iter().any(HerdSource::needs_places) || args.places_port.is_some();
+    let stand_in = if needs_places {
+        let config = mocks::StandInConfig {
+            port: args.places_port,
+            ..Default::default()
+        };
+        Some(
+            mocks::PlacesStandIn::start_unrecorded(config)
+                .await
+                .context("cannot start the Places stand-in")?,
+        )
+    } else {
+        None
+    };
+    let places_url = stand_in.as_ref().map(mocks::PlacesStandIn::uri);
+
+    let in_process = sources
+        .iter()
+        .any(|s| matches!(s, HerdSource::Reference(_)));
+    let clients = fit_clients(&args, topology.servers().len(), in_process);
+
+    let mut herds = Vec::new();
+    for source in &sources {
+        let herd = herds::start(source, places_url.as_deref()).await?;
+        check_listening(source, &herd).await?;
+        herds.push(herd);
+    }
+
+    let workload = Workload {
+        clients,
+        duration: args.duration,
+        warmup: args.warmup,
+        whatsat_ratio: args.whatsat_ratio,
+        rate: args.rate,
+        probe_ratio: args.probe_ratio,
+        polling: Polling {
+            settle: args.settle,
+            interval: args.poll_interval,
+        },
+        max_probes: args.max_probes.max(1),
+    };
+    println!(
+        "{}",
+        header(&args, &workload, &herds, places_url.as_deref())
+    );
+
+    let progress = Progress::on_terminal();
+    let run_id = run_id();
+    let mut results: Vec<Option<(RunStats, CpuUse)>> = vec![None; herds.len()];
+    for round in 0..args.rounds {
+        for (side, herd) in herds.iter().enumerate() {
+            progress.label(&side_name(side, herds.len(), args.rounds, round));
+            let endpoints = endpoints(herd, &args);
+            let clock = CpuClock::start();
+            let stats = load::run(
+                &workload,
+                &endpoints,
+                &format!("{run_id}{}", round * 2 + u32::try_from(side).unwrap_or(0)),
+                &progress,
+            )
+            .await;
+            let cpu = clock.stop(herd.in_process);
+            results[side] = Some(match results[side].take() {
+                None => (stats, cpu),
+                Some((mut all, all_cpu)) => {
+                    all.merge(&stats);
+                    (all, add_cpu(all_cpu, cpu))
+                }
+            });
+        }
+    }
+    progress.clear();
+
+    let mut reports = Vec::new();
+    let mut all_stats = Vec::new();
+    for (herd, result) in herds.iter().zip(results) {
+        let Some((stats, cpu)) = result else { continue };
+        let params = parameters(
+            &args,
+            &workload,
+            herd,
+            &run_id,
+            places_url.as_deref(),
+            stats.rounds,
+        );
+        reports.push(Report::new(params, &stats, cpu));
+        all_stats.push(stats);
+    }
+
+    if let [report] = &reports[..] {
+        print!("{}", report.render());
+    } else {
+        for (side, report) in reports.iter().enumerate() {
+            println!("== {}: {} ==", letter(side), report.parameters.herd);
+            println!("{}", report.render());
+        }
+        if let [a, b] = &reports[..] {
+            print!("{}", comparison_table(a, b));
+        }
+    }
+
+    write_outputs(&args, &reports, &all_stats)?;
+
+    for report in &reports {
+        if report.requests.sent > 0 && report.requests.replied == 0 {
+            return Err(Failure::AllFailed(format!(
+                "every one of the {} requests to {} failed ({}); check that it speaks the proxy-herd protocol and is not overloaded",
+                report.requests.sent,
+                report.parameters.herd,
+                report
+                    .requests
+                    .errors
+                    .iter()
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn sources(args: &Args, topology: &Herd) -> anyhow::Result<Vec<HerdSource>> {
+    if let Some(compare) = &args.compare {
+        let [a, b] = &compare[..] else {
+            bail!("--compare takes two herds: A B");
+        };
+        return Ok(vec![
+            HerdSource::from_operand(a, topology)?,
+            HerdSource::from_operand(b, topology)?,
+        ]);
+    }
+    Ok(vec![if args.spawn_reference {
+        HerdSource::Reference(topology.clone())
+    } else if let Some(template) = &args.spawn {
+        HerdSource::from_operand(&format!("spawn:{template}"), topology)?
+    } else if !args.targets.is_empty() {
+        HerdSource::Targets(args.targets.clone())
+    } else {
+        HerdSource::Running(topology.clone())
+    }])
+}
+
+/// Raises the open-file limit for the connections a run needs; fewer clients if it cannot.
+fn fit_clients(args: &Args, servers: usize, in_process: bool) -> usize {
+    // Each client holds a connection; probes pool up to --max-probes per server; an
+    // in-process herd holds the other end of each.
+    let fixed = (args.max_probes * servers + 64) as u64;
+    let factor = if in_process { 2 } else { 1 };
+    let needed = (args.clients as u64 + fixed) * factor;
+    match raise_open_files(needed) {
+        Ok(limit) if limit.now >= needed => args.clients,
+        Ok(limit) => {
+            let fit = (limit.now / factor).saturating_sub(fixed).max(1);
+            eprintln!(
+                "herd-bench: the open-file limit is {} (hard limit {}), enough for {fit} of the {} clients; running {fit}",
+                limit.now, limit.hard, args.clients
+            );
+            usize::try_from(fit)
+                .unwrap_or(args.clients)
+                .min(args.clients)
+        }
+        Err(e) => {
+            eprintln!("herd-bench: {e}; running {} clients anyway", args.clients);
+            args.clients
+        }
+    }
+}
+
+async fn check_listening(source: &HerdSource, herd: &StartedHerd) -> anyhow::Result<()> {
+    let missing = herds::unreachable(&herd.servers).await;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing
+        .iter()
+        .map(|(n, a)| {
+            if n == a {
+                a.clone()
+            } else {
+                format!("{n} {a}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let hint = match source {
+        HerdSource::Running(h) => format!(
+            "start it with `herd-server --all --herd {}`, or let the bench start one: `herd-bench --spawn-reference`",
+            h.origin
+        ),
+        _ => "check the addresses, or let the bench start a herd: `herd-bench --spawn-reference`"
+            .to_owned(),
+    };
+    if missing.len() == herd.servers.len() {
+        bail!("nothing listens at {list} ({}); {hint}", herd.label);
+    }
+    bail!(
+        "{list} of {} accept no connection, so the herd is incomplete; {hint}",
+        herd.label
+    );
+}
+
+fn endpoints(herd: &StartedHerd, args: &Args) -> Vec<Endpoint> {
+    herd.servers
+        .iter()
+        .map(|(name, address)| Endpoint {
+            name: name.clone(),
+            address: address.clone(),
+            framing: args.framing,
+            timeout: args.timeout,
+        })
+        .collect()
+}
+
+fn run_id() -> String {
+    let micros = ClientTime::now().as_nanos() / 1000;
+    format!("{:x}", (micros as u64) & 0xff_ffff_ffff)
+}
+
+fn letter(side: usize) -> &'static str {
+    if side == 0 { "A" } else { "B" }
+}
+
+fn side_name(side: usize, sides: usize, rounds: u32, round: u32) -> String {
+    match (sides, rounds) {
+        (1, _) => String::new(),
+        (_, 1) => letter(side).to_owned(),
+        _ => format!("{} {}/{rounds}", letter(side), round + 1),
+    }
+}
+
+fn add_cpu(a: CpuUse, b: CpuUse) -> CpuUse {
+    let (user, system, wall) = (
+        a.user_s + b.user_s,
+        a.system_s + b.system_s,
+        a.wall_s + b.wall_s,
+    );
+    CpuUse {
+        user_s: user,
+        system_s: system,
+        wall_s: wall,
+        cores: a.cores,
+        share_of_machine: if wall > 0.0 {
+            (user + system) / (wall * a.cores as f64)
+        } else {
+            0.0
+        },
+        includes_herd: a.includes_herd || b.includes_herd,
+    }
+}
+
+fn header(args: &Args, w: &Workload, herds: &[StartedHerd], places_url: Option<&str>) -> String {
+    let mut out = format!(
+        "herd-bench {}: {}{}, {} clients, {} framing, {} measured after {} warmup, WHATSAT {}%, probes {}%",
+        env!("CARGO_PKG_VERSION"),
+        w.mode(),
+        w.rate
+            .map(|r| format!(" at {r} requests/s"))
+            .unwrap_or_default(),
+        w.clients,
+        args.framing.name(),
+        humantime::format_duration(w.duration),
+        humantime::format_duration(w.warmup),
+        w.whatsat_ratio * 100.0,
+        w.probe_ratio * 100.0
+    );
+    for (side, herd) in herds.iter().enumerate() {
+        let servers = herd
+            .servers
+            .iter()
+            .map(|(n, a)| {
+                if n == a {
+                    a.clone()
+                } else {
+                    format!("{n} {a}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let who = if herds.len() > 1 {
+            format!("Herd {}", letter(side))
+        } else {
+            "Herd".to_owned()
+        };
+        let _ = write!(out, "\n{who}: {}: {servers}", herd.label);
+    }
+    if let Some(url) = places_url {
+        let _ = write!(out, "\nPlaces stand-in: {url}");
+        if args.places_port.is_some() {
+            let _ = write!(
+                out,
+                " (start the herd with `herd-server --all --places-url {url}` so WHATSAT uses it)"
+            );
+        }
+    }
+    if args.rounds > 1 && herds.len() > 1 {
+        let _ = write!(
+            out,
+            "\nAlternating A, B for {} rounds; figures merge the rounds per herd.",
+            args.rounds
+        );
+    }
+    out
+}
+
+fn parameters(
+    args: &Args,
+    w: &Workload,
+    herd: &StartedHerd,
+    run_id: &str,
+    places_url: Option<&str>,
+    rounds: u32,
+) -> Parameters {
+    Parameters {
+        run_id: run_id.to_owned(),
+        mode: w.mode().to_owned(),
+        clients: w.clients,
+        clients_requested: args.clients,
+        duration_s: w.duration.as_secs_f64(),
+        warmup_s: w.warmup.as_secs_f64(),
+        rate_per_s: w.rate,
+        whatsat_ratio: w.whatsat_ratio,
+        framing: args.framing.name().to_owned(),
+        probe_ratio: w.probe_ratio,
+        settle_s: w.polling.settle.as_secs_f64(),
+        poll_interval_ms: w.polling.interval.as_secs_f64() * 1000.0,
+        max_probes: w.max_probes,
+        timeout_s: args.timeout.as_secs_f64(),
+        herd: herd.label.clone(),
+        servers: herd
+            .servers
+            .iter()
+            .map(|(name, address)| ServerAddress {
+                name: name.clone(),
+                address: address.clone(),
+            })
+            .collect(),
+        places_url: places_url.map(str::to_owned),
+        rounds,
+    }
+}
+
+/// B / A, or None when A is zero.
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (a > 0.0).then(|| b / a)
+}
+
+/// The rows of the comparison: (name, A, B, is it a latency in µs).
+fn comparison_rows(a: &Report, b: &Report) -> Vec<(&'static str, f64, f64, bool)> {
+    let mut rows = vec![(
+        "throughput (replies/s)",
+        a.rate.replies_per_s,
+        b.rate.replies_per_s,
+        false,
+    )];
+    let lat = |r: &Report, f: fn(&crate::report::Percentiles) -> u64, whatsat: bool| {
+        let p = if whatsat {
+            &r.whatsat.all.latency
+        } else {
+            &r.iamat.all.latency
+        };
+        f(p) as f64
+    };
+    rows.push((
+        "IAMAT p50",
+        lat(a, |p| p.p50_us, false),
+        lat(b, |p| p.p50_us, false),
+        true,
+    ));
+    rows.push((
+        "IAMAT p99",
+        lat(a, |p| p.p99_us, false),
+        lat(b, |p| p.p99_us, false),
+        true,
+    ));
+    if a.whatsat.all.sent + b.whatsat.all.sent > 0 {
+        rows.push((
+            "WHATSAT p50",
+            lat(a, |p| p.p50_us, true),
+            lat(b, |p| p.p50_us, true),
+            true,
+        ));
+        rows.push((
+            "WHATSAT p99",
+            lat(a, |p| p.p99_us, true),
+            lat(b, |p| p.p99_us, true),
+            true,
+        ));
+    }
+    if a.propagation.probes.started + b.propagation.probes.started > 0 {
+        let (ca, cb) = (&a.propagation.convergence, &b.propagation.convergence);
+        rows.push(("convergence p50", ca.p50_us as f64, cb.p50_us as f64, true));
+        rows.push(("convergence p99", ca.p99_us as f64, cb.p99_us as f64, true));
+        rows.push((
+            "lost probes",
+            a.propagation.probes.lost as f64,
+            b.propagation.probes.lost as f64,
+            false,
+        ));
+    }
+    rows
+}
+
+/// The side-by-side ratios printed after a `--compare` run.
+pub fn comparison_table(a: &Report, b: &Report) -> String {
+    let mut out = format!(
+        "Comparison: B / A\n{:<24} {:>14} {:>14} {:>9}\n",
+        "", "A", "B", "B/A"
+    );
+    for (name, va, vb, latency) in comparison_rows(a, b) {
+        let (name, sa, sb) = if latency {
+            (format!("{name} (ms)"), ms(va as u64), ms(vb as u64))
+        } else {
+            (name.to_owned(), format!("{va:.1}"), format!("{vb:.1}"))
+        };
+        let r = ratio(va, vb).map_or_else(|| "-".to_owned(), |r| format!("{r:.3}"));
+        let _ = writeln!(out, "{name:<24} {sa:>14} {sb:>14} {r:>9}");
+    }
+    out
+}
+
+fn comparison_json(a: &Report, b: &Report) -> serde_json::Value {
+    let mut ratios = serde_json::Map::new();
+    for (name, va, vb, _) in comparison_rows(a, b) {
+        let key = name
+            .split(' ')
+            .take_while(|w| !w.starts_with('('))
+            .collect::<Vec<_>>()
+            .join("_")
+            .to_lowercase();
+        ratios.insert(
+            key,
+            serde_json::json!({"a": va, "b": vb, "b_over_a": ratio(va, vb)}),
+        );
+    }
+    serde_json::json!({ "a": a, "b": b, "ratios": ratios })
+}
+
+fn write_outputs(args: &Args, reports: &[Report], stats: &[RunStats]) -> anyhow::Result<()> {
+    let prefix = |side: usize| {
+        if reports.len() > 1 {
+            format!("{}-", letter(side))
+        } else {
+            String::new()
+        }
+    };
+    if let Some(path) = &args.json {
+        let value = match reports {
+            [one] => serde_json::to_value(one)?,
+            [a, b] => comparison_json(a, b),
+            _ => serde_json::Value::Null,
+        };
+        let text = serde_json::to_string_pretty(&value)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write --json {}", path.display()))?;
+        println!("JSON: {}", path.display());
+    }
+    if let Some(dir) = &args.hgrm {
+        let mut all = Vec::new();
+        for (side, s) in stats.iter().enumerate() {
+            for (name, h) in s.named_histograms() {
+                all.push((format!("{}{name}", prefix(side)), h));
+            }
+        }
+        let written = hgrm::write_all(dir, &all)?;
+        println!(
+            "Histograms: {} .hgrm files in {}",
+            written.len(),
+            dir.display()
+        );
+    }
+    if let Some(path) = &args.plot {
+        let mut series = Vec::new();
+        for (side, s) in stats.iter().enumerate() {
+            for (name, h) in s.named_histograms() {
+                // In a comparison, per-server lines would drown the picture: overall ones only.
+                let overall = name.ends_with("-all") || name == "convergence";
+                if reports.len() == 1 || overall {
+                    series.push((format!("{}{name}", prefix(side)), h));
+                }
+            }
+        }
+        let title = match reports {
+            [one] => format!(
+                "herd-bench: {} ({})",
+                one.parameters.herd, one.parameters.mode
+            ),
+            _ => "herd-bench: A vs B".to_owned(),
+        };
+        plot::write(path, &title, &series)?;
+        println!("Plot: {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! `herd-bench`: a load generator for proxy herds that measures round-trip latency of IAMAT and
+//! WHATSAT and propagation latency across the herd, on any implementation of protocol.md.
+//!
+//! [`app`] runs the command: [`herds`] starts or names the herd, [`load`] drives the simulated
+//! clients ([`conn`] speaks to one server, [`request`] builds and checks the lines), [`probe`]
+//! follows updates across the herd, [`stats`] records, and [`report`], [`hgrm`] and [`plot`]
+//! turn the figures into a summary, JSON, `.hgrm` files and an SVG chart.
+
+pub mod app;
+pub mod args;
+pub mod conn;
+pub mod herds;
+pub mod hgrm;
+pub mod load;
+pub mod plot;
+pub mod probe;
+pub mod progress;
+pub mod report;
+pub mod request;
+pub mod stats;
+pub mod sys;
