@@ -30,6 +30,20 @@ impl Db {
         }
     }
 
+    /// Stores `at` whatever is there (only [`crate::faults::Fault::StaleAccepted`] does this);
+    /// true when it superseded the stored line.
+    pub fn put(&self, at: &Arc<AtLine>) -> bool {
+        let mut locations = self
+            .locations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let newer = locations
+            .get(at.client())
+            .is_none_or(|stored| at.supersedes(stored));
+        locations.insert(at.client().to_vec(), Arc::clone(at));
+        newer
+    }
+
     /// The stored AT line for `client`.
     pub fn get(&self, client: &[u8]) -> Option<Arc<AtLine>> {
         self.locations

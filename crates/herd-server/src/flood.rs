@@ -42,6 +42,7 @@ impl Flooder {
         me: &str,
         neighbours: &[(String, String)],
         log: &ServerLog,
+        relink: bool,
         shutdown: &CancellationToken,
     ) -> Flooder {
         let links = neighbours
@@ -53,6 +54,7 @@ impl Flooder {
                     neighbour: name.clone(),
                     address: address.clone(),
                     log: log.clone(),
+                    relink,
                 };
                 tokio::spawn(task.run(updates, shutdown.clone()));
                 Link {
@@ -66,8 +68,13 @@ impl Flooder {
 
     /// Sends `at` to every neighbour but `except` (the one it came from); never waits.
     pub fn forward(&self, at: &Arc<AtLine>, except: Option<&str>) {
+        self.forward_to(at, |neighbour| Some(neighbour) != except);
+    }
+
+    /// Sends `at` to the neighbours `wanted` picks; never waits.
+    pub fn forward_to(&self, at: &Arc<AtLine>, wanted: impl Fn(&str) -> bool) {
         for link in &self.links {
-            if Some(link.neighbour.as_str()) != except {
+            if wanted(&link.neighbour) {
                 // A full queue means the link is far behind or down: dropping is the protocol's
                 // own answer to a neighbour that cannot take updates.
                 let _ = link.queue.try_send(Arc::clone(at));
@@ -81,6 +88,8 @@ struct LinkTask {
     neighbour: String,
     address: String,
     log: ServerLog,
+    /// False only under the `no-relink` fault: a dropped link stays down.
+    relink: bool,
 }
 
 impl LinkTask {
@@ -107,6 +116,9 @@ impl LinkTask {
                     }
                     self.log
                         .line(format!("link to {} dropped: {why}", self.neighbour));
+                    if !self.relink {
+                        return;
+                    }
                 }
                 Ok(Err(e)) => {
                     if !reported_down {

@@ -8,6 +8,7 @@
 pub mod cmd;
 pub mod connection;
 pub mod db;
+pub mod faults;
 pub mod flood;
 pub mod local_herd;
 pub mod log;

@@ -7,6 +7,7 @@ use herd_wire::Herd;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::faults::Fault;
 use crate::places::PlacesClient;
 use crate::setup::{Launch, Running, launch};
 
@@ -26,6 +27,16 @@ impl LocalHerd {
         places: PlacesClient,
         log_dir: Option<PathBuf>,
     ) -> anyhow::Result<LocalHerd> {
+        Self::start_faulty(herd, places, log_dir, &[]).await
+    }
+
+    /// Like [`LocalHerd::start`], with deliberate faults on every server (for testing graders).
+    pub async fn start_faulty(
+        herd: &Herd,
+        places: PlacesClient,
+        log_dir: Option<PathBuf>,
+        faults: &[Fault],
+    ) -> anyhow::Result<LocalHerd> {
         let mut listeners = Vec::new();
         for _ in herd.servers() {
             listeners.push(TcpListener::bind("127.0.0.1:0").await?);
@@ -39,6 +50,7 @@ impl LocalHerd {
             herd: herd.clone(),
             log_dir,
             places,
+            faults: faults.to_vec(),
         };
         let shutdown = CancellationToken::new();
         let mut servers = Vec::new();

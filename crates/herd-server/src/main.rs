@@ -55,6 +55,10 @@ struct Args {
     /// How long a Places request may take before WHATSAT answers with an UNKNOWN_ERROR object.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     places_timeout: Duration,
+
+    /// Switch on a deliberate mistake (for testing graders; see herd_server::faults).
+    #[arg(long, value_enum, hide = true)]
+    fault: Vec<herd_server::faults::Fault>,
 }
 
 #[tokio::main]
@@ -115,6 +119,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         herd: herd.clone(),
         log_dir: Some(args.log_dir.clone()),
         places: places.client.clone(),
+        faults: args.fault.clone(),
     };
     let shutdown = CancellationToken::new();
     let mut listeners = Vec::new();

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use herd_wire::command::{Command, error_reply, parse_command};
+use herd_wire::command::{Command, CommandError, error_reply, parse_command};
 use herd_wire::{ClientTime, Herd};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cmd;
 use crate::connection::{Connection, Frame};
 use crate::db::Db;
+use crate::faults::{Fault, Faults};
 use crate::flood::Flooder;
 use crate::log::{ServerLog, printable};
 use crate::places::PlacesClient;
@@ -26,6 +27,7 @@ pub struct ServerState {
     pub flooder: Flooder,
     pub places: PlacesClient,
     pub log: ServerLog,
+    pub faults: Faults,
 }
 
 impl ServerState {
@@ -35,6 +37,7 @@ impl ServerState {
         herd: &Herd,
         places: PlacesClient,
         log: ServerLog,
+        faults: Faults,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Arc<ServerState>> {
         let spec = herd
@@ -45,7 +48,8 @@ impl ServerState {
             .iter()
             .filter_map(|n| herd.server(n).map(|s| (s.name.clone(), s.address.clone())))
             .collect();
-        let flooder = Flooder::start(name, &neighbours, &log, shutdown);
+        let relink = !faults.has(Fault::NoRelink);
+        let flooder = Flooder::start(name, &neighbours, &log, relink, shutdown);
         Ok(Arc::new(ServerState {
             name: name.to_owned(),
             neighbours: spec.neighbours.clone(),
@@ -53,6 +57,7 @@ impl ServerState {
             flooder,
             places,
             log,
+            faults,
         }))
     }
 }
@@ -107,7 +112,7 @@ async fn handle(
             _ = shutdown.cancelled() => break "server shutting down".to_owned(),
             frame = connection.read_frame() => frame,
         };
-        let reply = match frame {
+        let outcome = match frame {
             Ok(None) => break "end of input".to_owned(),
             Err(e) => break e.to_string(),
             Ok(Some(Frame::TooLong(head))) => {
@@ -116,14 +121,22 @@ async fn handle(
                     party.label(),
                     head.len()
                 ));
-                Some(error_reply(&head))
+                Outcome::Reply(error_reply(&head))
             }
             Ok(Some(Frame::Line(line))) => answer(&line, &mut party, &state).await,
         };
-        if let Some(reply) = reply
-            && let Err(e) = connection.write(&reply).await
-        {
-            break e.to_string();
+        match outcome {
+            Outcome::Silent => {}
+            Outcome::HangUp => break "hung up (crash-float-radius fault)".to_owned(),
+            Outcome::Reply(reply) => {
+                if let Err(e) = connection.write(&reply).await {
+                    break e.to_string();
+                }
+                if state.faults.has(Fault::OnePerConn) {
+                    let _ = connection.flush().await;
+                    break "one command per connection (one-per-conn fault)".to_owned();
+                }
+            }
         }
         if !connection.has_buffered_line()
             && let Err(e) = connection.flush().await
@@ -139,8 +152,17 @@ async fn handle(
     }
 }
 
+/// What a line gets.
+enum Outcome {
+    Reply(Vec<u8>),
+    /// No reply: a blank line, a peer's update, or a faulty server's silence.
+    Silent,
+    /// Drop the connection without a reply (only under a fault).
+    HangUp,
+}
+
 /// The reply to one line, if it gets one.
-async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Option<Vec<u8>> {
+async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome {
     let received = ClientTime::now();
     let label = party.label();
     if let Party::Peer(name) = party {
@@ -155,20 +177,32 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Option<V
                 state
                     .log
                     .line(format!("in {label}: {} ({verdict})", printable(line)));
-                None
+                Outcome::Silent
             }
-            Ok(None) => None,
+            Ok(None) => Outcome::Silent,
             _ => {
                 state.log.line(format!(
                     "in {label}: {} (not an update, ignored)",
                     printable(line)
                 ));
-                None
+                Outcome::Silent
             }
         };
     }
-    let reply = match parse_command(line) {
-        Ok(None) => return None,
+    let faults = &state.faults;
+    if faults.has(Fault::CrashFloatRadius) && Faults::has_fractional_radius(line) {
+        return Outcome::HangUp;
+    }
+    let parsed = if faults.is_empty() {
+        parse_command(line)
+    } else {
+        faults.parse(line)
+    };
+    let reply = match parsed {
+        Ok(None) => return Outcome::Silent,
+        Err(CommandError::UnknownCommand) if faults.has(Fault::SilentInvalid) => {
+            return Outcome::Silent;
+        }
         Ok(Some(Command::Iamat(iamat))) => Ok(cmd::iamat::run(&iamat, received, state)),
         Ok(Some(Command::Whatsat(whatsat))) => cmd::whatsat::run(&whatsat, state)
             .await
@@ -179,7 +213,7 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Option<V
                 printable(line)
             ));
             *party = Party::Peer(name);
-            return None;
+            return Outcome::Silent;
         }
         Ok(Some(Command::Peer(_))) => Err("PEER from a server that is not a neighbour".to_owned()),
         Ok(Some(Command::At(_))) => Err("AT is accepted only on a peer link".to_owned()),
@@ -198,10 +232,14 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Option<V
             state
                 .log
                 .line(format!("out {label}: {}{extra}", printable(first_line)));
-            Some(reply)
+            Outcome::Reply(reply)
         }
         Err(why) => {
-            let reply = error_reply(line);
+            let reply = if faults.has(Fault::UntrimmedCopy) {
+                [&b"? "[..], line, b"\n"].concat()
+            } else {
+                error_reply(line)
+            };
             state
                 .log
                 .line(format!("in {label}: {} (invalid: {why})", printable(line)));
@@ -209,7 +247,7 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Option<V
                 "out {label}: {}",
                 printable(&reply[..reply.len() - 1])
             ));
-            Some(reply)
+            Outcome::Reply(reply)
         }
     }
 }

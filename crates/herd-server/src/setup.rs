@@ -88,6 +88,8 @@ pub struct Launch {
     /// Where `NAME.log` files go; `None` logs nowhere.
     pub log_dir: Option<PathBuf>,
     pub places: PlacesClient,
+    /// Deliberate faults (conformance self-tests only); empty for a correct server.
+    pub faults: Vec<crate::faults::Fault>,
 }
 
 /// A started server.
@@ -117,7 +119,14 @@ pub async fn launch(
         None => (ServerLog::discard(), None),
     };
     let address = listener.local_addr()?;
-    let state = ServerState::start(name, &launch.herd, launch.places.clone(), log, shutdown)?;
+    let state = ServerState::start(
+        name,
+        &launch.herd,
+        launch.places.clone(),
+        log,
+        crate::faults::Faults::new(&launch.faults),
+        shutdown,
+    )?;
     state.log.line(format!("{name} listening on {address}"));
     tokio::spawn(serve(listener, Arc::clone(&state), shutdown.clone()));
     Ok(Running {

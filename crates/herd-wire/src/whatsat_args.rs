@@ -89,6 +89,9 @@ impl Radius {
 pub struct Bound(u32);
 
 impl Bound {
+    /// The largest bound, 20.
+    pub const MAX: Bound = Bound(MAX_BOUND);
+
     /// Parses the bound operand.
     pub fn parse(text: &[u8]) -> Result<Self, WhatsatArgError> {
         if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use herd_server::LocalHerd;
+use herd_server::faults::Fault;
 use herd_server::places::{PlacesApi, PlacesClient};
 use herd_wire::{Herd, Preset};
 use mocks::PlacesStandIn;
@@ -27,9 +28,18 @@ impl TestHerd {
     }
 
     pub async fn start_with(herd: &Herd, api: PlacesApi, timeout: Duration) -> TestHerd {
+        Self::start_faulty(herd, api, timeout, &[]).await
+    }
+
+    pub async fn start_faulty(
+        herd: &Herd,
+        api: PlacesApi,
+        timeout: Duration,
+        faults: &[Fault],
+    ) -> TestHerd {
         let places = PlacesStandIn::start().await.expect("stand-in starts");
         let client = PlacesClient::new(&places.uri(), "test-key".into(), api, timeout).unwrap();
-        let herd = LocalHerd::start(herd, client, None)
+        let herd = LocalHerd::start_faulty(herd, client, None, faults)
             .await
             .expect("herd starts");
         TestHerd { herd, places }
