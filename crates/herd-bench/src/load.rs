@@ -74,7 +74,12 @@ impl ProbePlan {
 
     /// `Some((probe number, permit))` if this IAMAT should be a probe.
     fn claim(&self, recorder: &Recorder) -> Option<(u64, OwnedSemaphorePermit)> {
-        if self.every == 0 || self.counter.fetch_add(1, Ordering::Relaxed) % self.every != 0 {
+        if self.every == 0
+            || !self
+                .counter
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(self.every)
+        {
             return None;
         }
         match Arc::clone(&self.permits).try_acquire_owned() {

@@ -370,13 +370,13 @@ fn warnings(r: &Report) -> Vec<String> {
             c.cores
         ));
     }
-    if let Some(share) = r.rate.achieved_share {
-        if share < 0.9 {
-            w.push(format!(
+    if let Some(share) = r.rate.achieved_share
+        && share < 0.9
+    {
+        w.push(format!(
                 "only {:.1}% of the intended rate was sent: clients waited on replies, so latencies include the backlog (the herd, or the bench, cannot keep up)",
                 share * 100.0
             ));
-        }
     }
     if r.propagation.probes.skipped > 0 {
         w.push(format!(

@@ -100,10 +100,10 @@ impl Request {
         if at.client() != self.client.as_bytes() {
             return Err(ErrorKind::BadReply);
         }
-        if let Some(time) = self.time {
-            if at.time() != time {
-                return Err(ErrorKind::BadReply);
-            }
+        if let Some(time) = self.time
+            && at.time() != time
+        {
+            return Err(ErrorKind::BadReply);
         }
         Ok(at)
     }

@@ -275,6 +275,27 @@ impl RunStats {
     }
 }
 
+impl RunStats {
+    /// Every non-empty histogram with a file-friendly name: `iamat-all`, `iamat-<server>`,
+    /// `whatsat-…`, `propagation-all`, `propagation-<server>`, `convergence`.
+    pub fn named_histograms(&self) -> Vec<(String, Histogram<u64>)> {
+        let mut out = Vec::new();
+        for (prefix, kind) in [("iamat", Kind::Iamat), ("whatsat", Kind::Whatsat)] {
+            out.push((format!("{prefix}-all"), self.overall(kind).latency));
+            for s in &self.servers {
+                out.push((format!("{prefix}-{}", s.name), s.lane(kind).latency.clone()));
+            }
+        }
+        out.push(("propagation-all".to_owned(), self.propagation_overall()));
+        for s in &self.servers {
+            out.push((format!("propagation-{}", s.name), s.propagation.clone()));
+        }
+        out.push(("convergence".to_owned(), self.convergence.clone()));
+        out.retain(|(_, h)| !h.is_empty());
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,26 +331,5 @@ mod tests {
         assert_eq!(stats.overall(Kind::Iamat).sent, 2);
         assert_eq!(stats.totals().error_count(), 1);
         assert_eq!(stats.propagation_overall().len(), 1);
-    }
-}
-
-impl RunStats {
-    /// Every non-empty histogram with a file-friendly name: `iamat-all`, `iamat-<server>`,
-    /// `whatsat-…`, `propagation-all`, `propagation-<server>`, `convergence`.
-    pub fn named_histograms(&self) -> Vec<(String, Histogram<u64>)> {
-        let mut out = Vec::new();
-        for (prefix, kind) in [("iamat", Kind::Iamat), ("whatsat", Kind::Whatsat)] {
-            out.push((format!("{prefix}-all"), self.overall(kind).latency));
-            for s in &self.servers {
-                out.push((format!("{prefix}-{}", s.name), s.lane(kind).latency.clone()));
-            }
-        }
-        out.push(("propagation-all".to_owned(), self.propagation_overall()));
-        for s in &self.servers {
-            out.push((format!("propagation-{}", s.name), s.propagation.clone()));
-        }
-        out.push(("convergence".to_owned(), self.convergence.clone()));
-        out.retain(|(_, h)| !h.is_empty());
-        out
     }
 }

@@ -52,7 +52,7 @@ pub enum Command {
         position: String,
         /// The client time to send (seconds since the epoch, up to 9 fraction digits);
         /// default: now, with nanoseconds.
-        #[arg(long, value_name = "T")]
+        #[arg(long, value_name = "T", allow_hyphen_values = true)]
         time: Option<String>,
     },
     /// Ask what is near a client: sends `WHATSAT CLIENT RADIUS BOUND` and prints the AT line

@@ -24,7 +24,7 @@ pub const ERROR: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
 
 fn field(out: &mut dyn Write, label: &str, value: &str) -> io::Result<()> {
-    writeln!(out, "{LABEL}{label:<13}{LABEL:#}{value}")
+    writeln!(out, "{LABEL}{label:<15}{LABEL:#}{value}")
 }
 
 /// The AT reply as labelled fields.
@@ -68,7 +68,7 @@ pub fn table(header: &[&str]) -> Table {
 /// The WHATSAT summary's second half: the Places status when not OK, then the places table.
 pub fn places_table(out: &mut dyn Write, at: &AtLine, json: &Value) -> io::Result<()> {
     if let Some(problem) = problem(json) {
-        field(out, "places", &format!("{WARN}{problem}{WARN:#}"))?;
+        field(out, "places status", &format!("{WARN}{problem}{WARN:#}"))?;
     }
     let places = places(json);
     if places.is_empty() {
