@@ -1,0 +1,223 @@
+//! Test fixtures: a real reference herd in-process (with the built-in Places stand-in), the Python
+//! target as a real process, and snapshot filters for the fields that change from run to run.
+
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use herd_server::places::PlacesApi;
+use herd_server::{LocalHerd, PlacesChoice};
+use tempfile::TempDir;
+use tokio::runtime::Runtime;
+
+/// A fixed client time, so that the UTC date-time in the output is checked too.
+pub const TIME: &str = "1621464827.959498503";
+
+/// The winter21 herd running in this process on free ports, plus its herd file.
+pub struct RefHerd {
+    herd: Option<LocalHerd>,
+    places: Option<PlacesChoice>,
+    pub dir: TempDir,
+    pub herd_file: PathBuf,
+    rt: Runtime,
+}
+
+impl RefHerd {
+    pub fn start() -> RefHerd {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let (places, herd) = rt.block_on(async {
+            let places =
+                PlacesChoice::choose(None, None, PlacesApi::Legacy, Duration::from_secs(5))
+                    .await
+                    .expect("Places stand-in");
+            let herd = LocalHerd::start(
+                &herd_wire::Preset::Winter21.herd(),
+                places.client.clone(),
+                None,
+            )
+            .await
+            .expect("reference herd");
+            (places, herd)
+        });
+        let dir = tempfile::tempdir().expect("temp dir");
+        let herd_file = dir.path().join("herd.toml");
+        std::fs::write(&herd_file, herd.herd.to_toml()).expect("herd file");
+        RefHerd {
+            herd: Some(herd),
+            places: Some(places),
+            dir,
+            herd_file,
+            rt,
+        }
+    }
+
+    /// `herd-client --herd <this herd>`, colour off.
+    pub fn client(&self) -> Command {
+        let mut command = client();
+        command.arg("--herd").arg(&self.herd_file);
+        command
+    }
+
+    /// The address of server `name`.
+    pub fn addr(&self, name: &str) -> String {
+        self.herd
+            .as_ref()
+            .and_then(|h| h.address(name))
+            .map(|a| a.to_string())
+            .expect("server of the herd")
+    }
+
+    /// The Places stand-in's URL (for the Python target).
+    pub fn places_url(&self) -> String {
+        self.places
+            .as_ref()
+            .and_then(|p| p.stand_in.as_ref())
+            .map(|s| s.uri())
+            .expect("stand-in")
+    }
+
+    /// Makes the Places stand-in fail every request from now on.
+    pub fn break_places(&self, mode: mocks::FailureMode) {
+        let stand_in = self
+            .places
+            .as_ref()
+            .and_then(|p| p.stand_in.as_ref())
+            .expect("stand-in");
+        self.rt.block_on(stand_in.set_failure(mode));
+    }
+
+    /// Reports `client` at `position` to the herd's first server with the fixed time.
+    pub fn report(&self, client: &str, position: &str) {
+        self.client()
+            .args(["iamat", client, position, "--time", TIME])
+            .assert()
+            .success();
+    }
+}
+
+impl Drop for RefHerd {
+    fn drop(&mut self) {
+        // The servers and the stand-in stop inside their runtime.
+        let _inside = self.rt.enter();
+        drop(self.herd.take());
+        drop(self.places.take());
+    }
+}
+
+/// `herd-client` with colour off and no herd chosen.
+pub fn client() -> Command {
+    let mut command = Command::cargo_bin("herd-client").expect("herd-client binary");
+    command.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    command
+}
+
+/// A port nobody listens on (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Blocks until `address` accepts connections, for at most `limit`.
+pub fn wait_until_accepting(address: &str, limit: Duration) {
+    let start = Instant::now();
+    while TcpStream::connect(address).is_err() {
+        assert!(
+            start.elapsed() < limit,
+            "{address} did not accept connections within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The snapshot filters: addresses, skews and the local time of `now` replies.
+pub fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"127\.0\.0\.1:\d+", "[addr]"),
+        (r#""skew_ns": -?\d+"#, r#""skew_ns": "[skew]""#),
+        (r"[+-]\d+\.\d{9}\b", "[skew]"),
+        (
+            r"[+-](?:\d+d )?(?:\d+h )?(?:\d+m )?\d+(?:\.\d+)? ?(?:ns|µs|ms|s)\b",
+            "[skew]",
+        ),
+        // The last column's rule is as wide as its widest (unredacted) value.
+        (r"═+\n", "═…\n"),
+        (r"─+\n", "─…\n"),
+    ]
+}
+
+/// The Python target's interpreter: `HERD_PYTHON` or `<workspace>/.venv/bin/python`.
+pub fn python() -> PathBuf {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var_os("HERD_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "the Python target needs {} (create it with `python3 -m venv .venv && .venv/bin/pip install -r python/requirements.txt pytest`, or set HERD_PYTHON)",
+        python.display()
+    );
+    python
+}
+
+/// One Python target server, a real process; killed on drop.
+pub struct PythonServer {
+    child: Child,
+    pub address: String,
+    pub dir: TempDir,
+}
+
+impl PythonServer {
+    /// Starts server `Clark` of a one-server herd with `faults`, and waits until it accepts.
+    pub fn start(places_url: &str, faults: &[&str]) -> PythonServer {
+        let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let herd_file = dir.path().join("herd.toml");
+        std::fs::write(
+            &herd_file,
+            format!("[[server]]\nname = \"Clark\"\naddress = \"{address}\"\n"),
+        )
+        .expect("herd file");
+        let mut command = std::process::Command::new(python());
+        command
+            .arg(workspace.join("python/herd_server.py"))
+            .arg("Clark")
+            .arg("--herd")
+            .arg(&herd_file)
+            .arg("--places-url")
+            .arg(places_url)
+            .arg("--log-dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for fault in faults {
+            command.arg("--fault").arg(fault);
+        }
+        let child = command.spawn().expect("start the Python target");
+        let server = PythonServer {
+            child,
+            address,
+            dir,
+        };
+        wait_until_accepting(&server.address, Duration::from_secs(15));
+        server
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
