@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(last, "     100.031 1.000000000000        100");
         assert_eq!(
             lines[lines.len() - 3],
-            "#[Mean    =       50.518, StdDeviation   =       28.876]"
+            "#[Mean    =       50.504, StdDeviation   =       28.866]"
         );
         assert_eq!(
             lines[lines.len() - 2],

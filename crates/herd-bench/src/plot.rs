@@ -35,6 +35,36 @@ fn points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     pts
 }
 
+/// Tableau's ten colours: distinct, and dark enough on white.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// A latency label without float noise: `0.05`, `2`, `150`.
+fn format_ms(y: f64) -> String {
+    let text = if y >= 10.0 {
+        format!("{y:.0}")
+    } else if y >= 1.0 {
+        format!("{y:.1}")
+    } else {
+        format!("{y:.3}")
+    };
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}
+
 /// "0%", "90%", "99%", "99.9%" … for x = 0, 1, 2, 3 …
 fn percentile_label(x: f64) -> String {
     if (x - x.round()).abs() > 1e-6 {
@@ -68,6 +98,7 @@ pub fn write(path: &Path, title: &str, series: &[(String, Histogram<u64>)]) -> a
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 24))
             .margin(20)
+            .margin_right(80)
             .x_label_area_size(50)
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..NINES, (lowest / 1.5..highest * 1.5).log_scale())?;
@@ -77,22 +108,32 @@ pub fn write(path: &Path, title: &str, series: &[(String, Histogram<u64>)]) -> a
             .x_desc("percentile")
             .y_desc("latency (ms, log scale)")
             .x_label_formatter(&|x| percentile_label(*x))
-            .y_label_formatter(&|y| format!("{y}"))
+            .y_labels(12)
+            .y_label_formatter(&|y| format_ms(*y))
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 18))
             .draw()?;
         for (i, (name, pts)) in series.iter().enumerate() {
-            let color = Palette99::pick(i).mix(0.9);
+            let color = PALETTE[i % PALETTE.len()];
+            // Overall lines stand out; per-server lines are thinner.
+            let width = if name.ends_with("-all") || name.ends_with("convergence") {
+                3
+            } else {
+                1
+            };
             chart
-                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+                .draw_series(LineSeries::new(
+                    pts.iter().copied(),
+                    color.stroke_width(width),
+                ))?
                 .label(name.as_str())
                 .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(width.max(2)))
                 });
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font(("sans-serif", 15))
@@ -113,5 +154,14 @@ mod tests {
     fn percentile_labels_count_nines() {
         let labels: Vec<String> = (0..=5).map(|x| percentile_label(f64::from(x))).collect();
         assert_eq!(labels, ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"]);
+        assert_eq!(percentile_label(0.5), "");
+    }
+
+    #[test]
+    fn latency_labels_have_no_float_noise() {
+        assert_eq!(format_ms(0.05), "0.05");
+        assert_eq!(format_ms(2.0), "2");
+        assert_eq!(format_ms(2.5), "2.5");
+        assert_eq!(format_ms(150.0), "150");
     }
 }

@@ -1,0 +1,153 @@
+//! Shared test support: a real reference herd on free ports with a real Places stand-in, the
+//! bench binary run as a user would, and the Python target's interpreter.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use herd_server::LocalHerd;
+use herd_server::places::{PlacesApi, PlacesClient};
+use herd_wire::Preset;
+use mocks::PlacesStandIn;
+
+/// Every bench run in a test must finish within this.
+pub const RUN_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The short workload every test uses unless it needs another.
+pub const SHORT: &[&str] = &["--duration", "1s", "--warmup", "200ms", "--clients", "20"];
+
+/// The reference herd (winter21 topology) in this process, with a Places stand-in, and its herd
+/// file for `--herd`.
+pub struct TestHerd {
+    pub herd: LocalHerd,
+    pub places: PlacesStandIn,
+    pub dir: tempfile::TempDir,
+    pub herd_file: PathBuf,
+}
+
+impl TestHerd {
+    pub async fn start() -> TestHerd {
+        let places = PlacesStandIn::start().await.unwrap();
+        let client = PlacesClient::new(
+            &places.uri(),
+            "test-key".into(),
+            PlacesApi::Legacy,
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let herd = LocalHerd::start(&Preset::Winter21.herd(), client, None)
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let herd_file = dir.path().join("herd.toml");
+        std::fs::write(&herd_file, herd.herd.to_toml()).unwrap();
+        TestHerd {
+            herd,
+            places,
+            dir,
+            herd_file,
+        }
+    }
+}
+
+/// What a finished bench run left.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the bench binary with `args` (without blocking the runtime the herd lives on).
+pub async fn bench(args: &[&str]) -> Run {
+    let exe = assert_cmd::cargo::cargo_bin("herd-bench");
+    let child = tokio::process::Command::new(exe)
+        .args(args)
+        .current_dir(workspace())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(RUN_DEADLINE, child)
+        .await
+        .expect("the bench finished within the deadline")
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The Python target's interpreter: $HERD_PYTHON or `<workspace>/.venv/bin/python`. Fails (not
+/// skips) when missing, saying how to create it.
+pub fn python() -> String {
+    if let Ok(p) = std::env::var("HERD_PYTHON") {
+        return p;
+    }
+    let venv = workspace().join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the Python target needs {}: create it with `python3 -m venv .venv && .venv/bin/pip install -r python/requirements.txt pytest` (or set HERD_PYTHON)",
+        venv.display()
+    );
+    venv.display().to_string()
+}
+
+/// The `--spawn` template that starts the Python target, one process per server.
+pub fn python_template() -> String {
+    format!(
+        "{} python/herd_server.py {{name}} --herd {{herd_file}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
+        python()
+    )
+}
+
+/// Reads the `--json` file.
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+pub fn u(v: &serde_json::Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// Milliseconds as the summary prints them.
+pub fn ms(us: u64) -> String {
+    format!("{}.{:03}", us / 1000, us % 1000)
+}
+
+/// Checks that sent = replied + errors, overall and for each server and kind.
+pub fn assert_counts_add_up(report: &serde_json::Value) {
+    let check = |lane: &serde_json::Value| {
+        let errors: u64 = lane["errors"].as_object().unwrap().values().map(u).sum();
+        assert_eq!(u(&lane["sent"]), u(&lane["replied"]) + errors, "{lane}");
+    };
+    check(&report["requests"]);
+    let mut sent = 0;
+    for kind in ["iamat", "whatsat"] {
+        check(&report[kind]["all"]);
+        let servers = report[kind]["servers"].as_array().unwrap();
+        let by_server: u64 = servers.iter().map(|s| u(&s["sent"])).sum();
+        assert_eq!(by_server, u(&report[kind]["all"]["sent"]));
+        servers.iter().for_each(check);
+        sent += u(&report[kind]["all"]["sent"]);
+    }
+    assert_eq!(sent, u(&report["requests"]["sent"]));
+}
+
+/// Checks that every probe that started reached every server.
+pub fn assert_probes_converged(report: &serde_json::Value) {
+    let probes = &report["propagation"]["probes"];
+    assert!(u(&probes["started"]) > 0, "no probe started: {probes}");
+    assert_eq!(u(&probes["lost"]), 0, "{probes}");
+    assert_eq!(u(&probes["converged"]), u(&probes["started"]), "{probes}");
+    assert_eq!(
+        u(&report["propagation"]["convergence"]["count"]),
+        u(&probes["converged"])
+    );
+}
