@@ -1,0 +1,503 @@
+//! `whatsat/*`: the reply to WHATSAT (protocol.md §3) — the stored AT line, the Places JSON cut to
+//! the bound, the newline rules, Google's layout, and Places errors passed through.
+//!
+//! The expected JSON is the stand-in's answer for the client's position and the radius in metres
+//! (`mocks::legacy_nearby`, which is what the stand-in serves), with `results` cut to the bound.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{setup_iamat, time_from_now, unique_position};
+use crate::case;
+use crate::expect::{google_layout, json_difference};
+use crate::runner::{Ctx, Failure, Problem, Shape, TestCase, fail};
+
+pub static TESTS: &[TestCase] = &[
+    case!(
+        "whatsat/at-line-stored",
+        Must,
+        [],
+        "The first line of a WHATSAT reply is the AT line the client's IAMAT produced, byte for byte (not recomputed).",
+        at_line_stored
+    ),
+    case!(
+        "whatsat/json-value",
+        Must,
+        [],
+        "The JSON equals the Places answer for the client's position and radius, with `results` cut to the bound.",
+        json_value
+    ),
+    case!(
+        "whatsat/bound-0",
+        Must,
+        [],
+        "Bound 0 is valid and gives `results` empty, the rest of the answer unchanged.",
+        bound_0
+    ),
+    case!(
+        "whatsat/bound-20",
+        Must,
+        [],
+        "Bound 20 is valid and gives Google's 20 results.",
+        bound_20
+    ),
+    case!(
+        "whatsat/bound-above-count",
+        Must,
+        [],
+        "A bound above the number of results leaves them all (4 results for 1 km, bound 10).",
+        bound_above_count
+    ),
+    case!(
+        "whatsat/radius-50",
+        Must,
+        [],
+        "Radius 50 (the maximum) is valid.",
+        radius_50
+    ),
+    case!(
+        "whatsat/fractional-radius",
+        Must,
+        [],
+        "A fractional radius (`10.5`) is valid and answered (no crash, no `?`).",
+        fractional_radius
+    ),
+    case!(
+        "whatsat/two-final-newlines",
+        Must,
+        [],
+        "The reply ends with the JSON followed by exactly two newlines.",
+        two_final_newlines
+    ),
+    case!(
+        "whatsat/no-blank-lines",
+        Must,
+        [],
+        "Inside the reply, no run of two or more newlines appears before the final two.",
+        no_blank_lines
+    ),
+    case!(
+        "whatsat/google-layout",
+        Should,
+        [],
+        "The JSON is laid out like Google's: 3-space indent, `\"key\" : value`.",
+        google_layout_test
+    ),
+    case!(
+        "whatsat/zero-results",
+        Must,
+        [],
+        "A `ZERO_RESULTS` answer from Places is passed through as it is.",
+        zero_results
+    ),
+    case!(
+        "whatsat/places-failure",
+        Should,
+        [],
+        "When Places fails (HTTP 500), the reply is still the AT line and a JSON object with a non-OK status: never `?`, never silence.",
+        places_failure
+    ),
+    case!(
+        "whatsat/keeps-newest",
+        Must,
+        [],
+        "After an older IAMAT, WHATSAT still shows the newer one (older updates are dropped).",
+        keeps_newest
+    ),
+    case!(
+        "whatsat/newer-replaces",
+        Must,
+        [],
+        "After a newer IAMAT, WHATSAT shows the newer AT line and position.",
+        newer_replaces
+    ),
+    case!(
+        "whatsat/white-space",
+        Must,
+        [],
+        "Runs of spaces and tabs between WHATSAT fields are accepted.",
+        white_space
+    ),
+];
+
+/// A client known to the server: its ID, position numbers and stored AT line.
+struct Known {
+    id: String,
+    lat: f64,
+    lng: f64,
+    at_line: Vec<u8>,
+}
+
+async fn known_client(ctx: &Ctx) -> Result<Known, Problem> {
+    let id = ctx.client_id("");
+    let (position, lat, lng) = unique_position();
+    let at_line = setup_iamat(ctx, &id, &position, &time_from_now(-1_000_000)).await?;
+    Ok(Known {
+        id,
+        lat,
+        lng,
+        at_line,
+    })
+}
+
+/// The answer the stand-in gives for this search, with `results` cut to `bound`.
+pub fn expected_json(lat: f64, lng: f64, radius_km: f64, bound: usize) -> Value {
+    let mut value = mocks::legacy_nearby(lat, lng, radius_km * 1000.0);
+    if let Some(Value::Array(results)) = value.get_mut("results") {
+        results.truncate(bound);
+    }
+    value
+}
+
+/// The whole reply the suite expects (Google layout, two final newlines).
+fn expected_reply(at_line: &[u8], json: &Value) -> Vec<u8> {
+    let mut out = at_line.to_vec();
+    out.push(b'\n');
+    out.extend_from_slice(google_layout(json).as_bytes());
+    out.extend_from_slice(b"\n\n");
+    out
+}
+
+/// Sends a WHATSAT and returns a non-`?` reply split into (first line, rest).
+async fn whatsat(ctx: &Ctx, command: &str) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), Problem> {
+    whatsat_shaped(ctx, command, Shape::Whatsat).await
+}
+
+async fn whatsat_shaped(
+    ctx: &Ctx,
+    command: &str,
+    shape: Shape,
+) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), Problem> {
+    let reply = ctx.reply_to(command.as_bytes(), shape).await?;
+    if reply.starts_with(b"? ") {
+        return Err(Problem::Fail(Failure {
+            message: format!("a valid WHATSAT was answered as invalid: `{command}`"),
+            actual: Some(reply),
+            ..Failure::default()
+        }));
+    }
+    let split = reply
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(reply.len(), |i| i + 1);
+    let first = reply[..split]
+        .strip_suffix(b"\n")
+        .unwrap_or(&reply[..split])
+        .to_vec();
+    let rest = reply[split..].to_vec();
+    Ok((reply, first, rest))
+}
+
+/// Parses the JSON of a reply body (newlines around it ignored).
+fn body_json(reply: &[u8], body: &[u8], expected: &[u8]) -> Result<Value, Problem> {
+    let trimmed = crate::expect::trim(body);
+    serde_json::from_slice(trimmed).map_err(|e| {
+        Problem::Fail(Failure::bytes(
+            format!("the text after the AT line is not one JSON value: {e}"),
+            expected,
+            reply,
+        ))
+    })
+}
+
+/// Fails unless the reply's JSON equals `expected` by value; names untrimmed results.
+fn check_json(
+    reply: &[u8],
+    body: &[u8],
+    at_line: &[u8],
+    expected: &Value,
+    bound: usize,
+) -> Result<(), Problem> {
+    let expected_bytes = expected_reply(at_line, expected);
+    let actual = body_json(reply, body, &expected_bytes)?;
+    if &actual == expected {
+        return Ok(());
+    }
+    let got_results = actual
+        .get("results")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let message = if got_results > bound
+        && json_difference(expected, &actual).is_some_and(|d| d.starts_with("$.results:"))
+    {
+        format!(
+            "results not cut to the bound: {got_results} results for bound {bound} (the JSON's `results` must hold at most the bound)"
+        )
+    } else {
+        format!(
+            "the JSON differs from the Places answer: {}",
+            json_difference(expected, &actual).unwrap_or_else(|| "values differ".into())
+        )
+    };
+    Err(Problem::Fail(Failure::bytes(
+        message,
+        &expected_bytes,
+        reply,
+    )))
+}
+
+/// One known client, one WHATSAT, JSON checked by value.
+async fn judge_json(ctx: &Ctx, radius: &str, radius_km: f64, bound: usize) -> Result<(), Problem> {
+    let k = known_client(ctx).await?;
+    let (reply, _, body) = whatsat(ctx, &format!("WHATSAT {} {radius} {bound}", k.id)).await?;
+    check_json(
+        &reply,
+        &body,
+        &k.at_line,
+        &expected_json(k.lat, k.lng, radius_km, bound),
+        bound,
+    )
+}
+
+async fn at_line_stored(ctx: &Ctx) -> Result<(), Problem> {
+    let k = known_client(ctx).await?;
+    // Let the clock move on, so a recomputed difference cannot match by chance.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let (reply, first, _) = whatsat(ctx, &format!("WHATSAT {} 10 3", k.id)).await?;
+    if first == k.at_line {
+        return Ok(());
+    }
+    let fields = |l: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(l)
+            .split(' ')
+            .map(str::to_owned)
+            .collect()
+    };
+    let (want, got) = (fields(&k.at_line), fields(&first));
+    let message = if want.len() == 6 && got.len() == 6 && want[3..] == got[3..] {
+        "the AT line was recomputed when answering WHATSAT (different difference or server \
+         name): it must be the stored line the IAMAT produced, byte for byte"
+            .to_owned()
+    } else {
+        "the first line is not the AT line the IAMAT produced".to_owned()
+    };
+    let mut expected = k.at_line.clone();
+    expected.push(b'\n');
+    let shown = reply[..(first.len() + 1).min(reply.len())].to_vec();
+    Err(Problem::Fail(Failure::bytes(message, &expected, &shown)))
+}
+
+async fn json_value(ctx: &Ctx) -> Result<(), Problem> {
+    judge_json(ctx, "10", 10.0, 5).await
+}
+
+async fn bound_0(ctx: &Ctx) -> Result<(), Problem> {
+    judge_json(ctx, "10", 10.0, 0).await
+}
+
+async fn bound_20(ctx: &Ctx) -> Result<(), Problem> {
+    judge_json(ctx, "10", 10.0, 20).await
+}
+
+async fn bound_above_count(ctx: &Ctx) -> Result<(), Problem> {
+    judge_json(ctx, "1", 1.0, 10).await
+}
+
+async fn radius_50(ctx: &Ctx) -> Result<(), Problem> {
+    judge_json(ctx, "50", 50.0, 3).await
+}
+
+async fn fractional_radius(ctx: &Ctx) -> Result<(), Problem> {
+    judge_json(ctx, "10.5", 10.5, 3).await
+}
+
+async fn two_final_newlines(ctx: &Ctx) -> Result<(), Problem> {
+    let k = known_client(ctx).await?;
+    let (reply, _, body) =
+        whatsat_shaped(ctx, &format!("WHATSAT {} 5 2", k.id), Shape::WhatsatLinger).await?;
+    let trailing = body.iter().rev().take_while(|&&b| b == b'\n').count();
+    if trailing == 2 {
+        return Ok(());
+    }
+    let json = body_json(&reply, &body, &reply)?;
+    let expected = expected_reply(&k.at_line, &json);
+    let message = match trailing {
+        0 => "the reply does not end with a newline; it must end with the JSON and two newlines"
+            .to_owned(),
+        1 => "only one newline after the JSON; a WHATSAT reply ends with exactly two".to_owned(),
+        n => format!(
+            "{n} newlines after the JSON (an extra newline); a WHATSAT reply ends with exactly two"
+        ),
+    };
+    // Compare the tails: the layout is another test's business.
+    let mut expected_tail = json_tail(&expected);
+    let actual_tail = json_tail(&reply);
+    if expected_tail.is_empty() {
+        expected_tail = expected;
+    }
+    Err(Problem::Fail(Failure::bytes(
+        message,
+        &expected_tail,
+        &actual_tail,
+    )))
+}
+
+/// The last line of the JSON and what follows it.
+fn json_tail(reply: &[u8]) -> Vec<u8> {
+    let end = reply.iter().rposition(|&b| b != b'\n').map_or(0, |i| i + 1);
+    let start = reply[..end]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    reply[start..].to_vec()
+}
+
+async fn no_blank_lines(ctx: &Ctx) -> Result<(), Problem> {
+    let k = known_client(ctx).await?;
+    let (reply, _, _) = whatsat(ctx, &format!("WHATSAT {} 10 4", k.id)).await?;
+    let inner = reply.strip_suffix(b"\n\n").unwrap_or(&reply);
+    let inner = inner.strip_suffix(b"\n").unwrap_or(inner);
+    if let Some(at) = inner.windows(2).position(|w| w == b"\n\n") {
+        let from = at.saturating_sub(40);
+        return Err(Problem::Fail(Failure {
+            message: format!(
+                "a blank line at byte {at} inside the reply: runs of newlines in the JSON must be squeezed to one"
+            ),
+            actual: Some(reply[from..(at + 40).min(reply.len())].to_vec()),
+            ..Failure::default()
+        }));
+    }
+    Ok(())
+}
+
+async fn google_layout_test(ctx: &Ctx) -> Result<(), Problem> {
+    let k = known_client(ctx).await?;
+    let (reply, _, body) = whatsat(ctx, &format!("WHATSAT {} 10 2", k.id)).await?;
+    let actual = body_json(&reply, &body, &reply)?;
+    let want = google_layout(&actual);
+    let got = String::from_utf8_lossy(crate::expect::trim(&body)).into_owned();
+    if got == want {
+        return Ok(());
+    }
+    let message = if got.contains("\n    \"") && !got.contains("\n   \"") {
+        "the JSON uses a 4-space indent (json.dumps(indent=4)?); Google's layout is a 3-space indent with `\"key\" : value`"
+    } else if got.contains("\": ") && !got.contains("\" : ") {
+        "the JSON separates keys with `\": `; Google's layout writes `\"key\" : value` with a 3-space indent"
+    } else {
+        "the JSON is not in Google's layout (3-space indent, `\"key\" : value`, scalar arrays on one line)"
+    };
+    Err(Problem::Fail(Failure::bytes(
+        message,
+        want.as_bytes(),
+        got.as_bytes(),
+    )))
+}
+
+async fn zero_results(ctx: &Ctx) -> Result<(), Problem> {
+    let id = ctx.client_id("");
+    let (lat, lng) = mocks::ZERO_RESULTS_AREA.example;
+    let position = format!("{lat:+.6}{lng:+.6}");
+    let at_line = setup_iamat(ctx, &id, &position, &time_from_now(-1_000_000)).await?;
+    let (reply, _, body) = whatsat(ctx, &format!("WHATSAT {id} 10 5")).await?;
+    let expected = expected_json(lat, lng, 10.0, 5);
+    if expected.get("status").and_then(Value::as_str) != Some("ZERO_RESULTS") {
+        return fail("internal: the stand-in's zero-results area gave results");
+    }
+    check_json(&reply, &body, &at_line, &expected, 5)
+}
+
+async fn places_failure(ctx: &Ctx) -> Result<(), Problem> {
+    let k = known_client(ctx).await?;
+    let stand_in = &ctx.env.stand_in;
+    stand_in.set_failure(mocks::FailureMode::Http500).await;
+    let got = ctx
+        .exchange(format!("WHATSAT {} 10 5", k.id).as_bytes(), Shape::Whatsat)
+        .await;
+    stand_in.set_failure(mocks::FailureMode::None).await;
+    let got = got?;
+    crate::runner::no_reply_problem(
+        &got,
+        ctx.env.timeout,
+        b"WHATSAT (Places answering HTTP 500)",
+    )?;
+    let reply = got.bytes;
+    let shape = "the AT line, then a JSON object whose `status` is not `OK`, then two newlines";
+    if reply.starts_with(b"? ") {
+        return Err(Problem::Fail(Failure {
+            message: format!(
+                "a Places failure was answered with `?`; the WHATSAT was valid, so the reply should be {shape}"
+            ),
+            actual: Some(reply),
+            ..Failure::default()
+        }));
+    }
+    let split = reply
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(reply.len(), |i| i + 1);
+    let first = reply[..split]
+        .strip_suffix(b"\n")
+        .unwrap_or(&reply[..split]);
+    let json: Option<Value> = serde_json::from_slice(crate::expect::trim(&reply[split..])).ok();
+    let status = json
+        .as_ref()
+        .and_then(|j| j.get("status"))
+        .and_then(Value::as_str);
+    if first != k.at_line.as_slice()
+        || !json.as_ref().is_some_and(Value::is_object)
+        || status == Some("OK")
+    {
+        return Err(Problem::Fail(Failure {
+            message: format!("when Places answers HTTP 500 the reply should be {shape}"),
+            actual: Some(reply),
+            ..Failure::default()
+        }));
+    }
+    Ok(())
+}
+
+async fn keeps_newest(ctx: &Ctx) -> Result<(), Problem> {
+    let id = ctx.client_id("");
+    let (new_pos, lat, lng) = unique_position();
+    let (old_pos, _, _) = unique_position();
+    let newer = setup_iamat(ctx, &id, &new_pos, &time_from_now(-1_000_000)).await?;
+    let older = setup_iamat(ctx, &id, &old_pos, &time_from_now(-60_000_000_000)).await?;
+    let (reply, first, body) = whatsat(ctx, &format!("WHATSAT {id} 10 2")).await?;
+    if first != newer {
+        let mut expected = newer.clone();
+        expected.push(b'\n');
+        let message = if first == older {
+            "an older IAMAT replaced the newer one: WHATSAT shows the older AT line (updates older than the stored one must be dropped)"
+        } else {
+            "WHATSAT does not show the newest IAMAT's AT line"
+        };
+        return Err(Problem::Fail(Failure::bytes(
+            message,
+            &expected,
+            &reply[..(first.len() + 1).min(reply.len())],
+        )));
+    }
+    check_json(&reply, &body, &newer, &expected_json(lat, lng, 10.0, 2), 2)
+}
+
+async fn newer_replaces(ctx: &Ctx) -> Result<(), Problem> {
+    let id = ctx.client_id("");
+    let (old_pos, _, _) = unique_position();
+    let (new_pos, lat, lng) = unique_position();
+    setup_iamat(ctx, &id, &old_pos, &time_from_now(-60_000_000_000)).await?;
+    let newer = setup_iamat(ctx, &id, &new_pos, &time_from_now(-1_000_000)).await?;
+    let (reply, first, body) = whatsat(ctx, &format!("WHATSAT {id} 10 2")).await?;
+    if first != newer {
+        let mut expected = newer.clone();
+        expected.push(b'\n');
+        return Err(Problem::Fail(Failure::bytes(
+            "WHATSAT does not show the newest IAMAT's AT line",
+            &expected,
+            &reply[..(first.len() + 1).min(reply.len())],
+        )));
+    }
+    check_json(&reply, &body, &newer, &expected_json(lat, lng, 10.0, 2), 2)
+}
+
+async fn white_space(ctx: &Ctx) -> Result<(), Problem> {
+    let k = known_client(ctx).await?;
+    let (reply, _, body) = whatsat(ctx, &format!(" \tWHATSAT\t {}  10 \t3 ", k.id)).await?;
+    check_json(
+        &reply,
+        &body,
+        &k.at_line,
+        &expected_json(k.lat, k.lng, 10.0, 3),
+        3,
+    )
+}

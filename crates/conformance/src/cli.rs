@@ -1,0 +1,228 @@
+//! The command line: parses the arguments, prepares the servers, runs the selection, writes the
+//! reports, and maps the outcome to an exit code (0 all MUST passed, 1 failures, 2 could not run).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use herd_wire::Herd;
+
+use crate::catalogue;
+use crate::report::json::RunInfo;
+use crate::report::terminal::Terminal;
+use crate::runner::{Summary, Verdicts, run as run_tests};
+use crate::select;
+use crate::setup::{FramingChoice, Settings, Source, prepare};
+
+/// Checks a proxy-herd server against protocol.md and says exactly what deviates.
+///
+/// Examples:
+///   conformance                                   # the reference herd, started in-process
+///   conformance --target localhost:12000          # a running server (start it with the printed
+///                                                 #   Places URL; fix it with --places-port)
+///   conformance --places-port 8123 --target localhost:12000 --name Riley
+///   conformance --spawn 'python3 server.py {name} --port {port} --places-url {places_url}'
+///   conformance --spawn '.venv/bin/python python/herd_server.py {name} --herd {herd} --port {port} --places-url {places_url} --log-dir {log_dir}'
+///   conformance --list                            # every test ID with its requirement
+///   conformance --run 'iamat/*' --skip iamat/diff-epoch --junit report.xml --json report.json
+///   conformance --target localhost:12000 --known-failing known.txt --strict
+///
+/// --spawn placeholders: {name} {port} {host} {places_url} {herd} (a herd TOML file with every
+/// server's real address) {log_dir}. Spawned servers run in their own process group and are
+/// stopped at the end, on failure and on Ctrl-C.
+///
+/// Exit status: 0 every MUST test passed (SHOULD failures are warnings unless --strict),
+/// 1 some test failed, 2 the suite could not run (bad arguments, target unreachable).
+#[derive(Parser, Debug)]
+#[command(version, verbatim_doc_comment)]
+pub struct Args {
+    /// HOST:PORT of a running server to check. Without --target and --spawn the suite starts the
+    /// reference herd itself.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "spawn")]
+    pub target: Option<String>,
+
+    /// The --target server's name, to check the AT lines carry it (else it is learned).
+    #[arg(long, value_name = "NAME", requires = "target")]
+    pub name: Option<String>,
+
+    /// Start the implementation's servers with this shell command template.
+    #[arg(long, value_name = "CMD")]
+    pub spawn: Option<String>,
+
+    /// The herd (preset or TOML file) for --spawn and for the reference run.
+    #[arg(long, default_value = "winter21", value_name = "PRESET|FILE")]
+    pub herd: String,
+
+    /// Which server of the herd single-server tests talk to (default: the herd's first).
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
+
+    /// Port for the suite's Places stand-in (default: a free port).
+    #[arg(long, value_name = "P")]
+    pub places_port: Option<u16>,
+
+    /// How ordinary exchanges are framed: line, eof (half-close), or auto-detect.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub framing: FramingChoice,
+
+    /// Print every test ID with its level and requirement, then exit.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Run only tests whose ID (or `section/N`) matches this glob; a bare section name means the
+    /// whole section. Repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub run: Vec<String>,
+
+    /// Leave out tests matching this glob. Repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub skip: Vec<String>,
+
+    /// A file of test IDs expected to fail (`#` comments). Their failures are expected; a listed
+    /// test that passes fails the run, so the list cannot rot.
+    #[arg(long, value_name = "FILE")]
+    pub known_failing: Option<PathBuf>,
+
+    /// Count SHOULD-level failures as failures (default: warnings).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Per-test deadline (seconds, or a duration such as 500ms).
+    #[arg(long, default_value = "3", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// How far a time difference may be from the true one (clock skew between machines).
+    #[arg(long, default_value = "0.5", value_parser = parse_duration, value_name = "DURATION")]
+    pub clock_tolerance: Duration,
+
+    /// How long herd-wide checks wait for a flood to settle.
+    #[arg(long, default_value = "5", value_parser = parse_duration, value_name = "DURATION")]
+    pub settle: Duration,
+
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write a JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Show the wire transcript of each test, timestamped.
+    #[arg(long)]
+    pub trace: bool,
+}
+
+/// `3`, `0.5` (seconds) or a humantime duration (`500ms`, `2s`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    if let Ok(secs) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("`{text}` is not a valid number of seconds"));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (try 3, 0.5 or 500ms)"))
+}
+
+/// Runs the suite; returns the exit code.
+pub async fn run(args: Args) -> u8 {
+    match run_inner(args).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("conformance: {message}");
+            2
+        }
+    }
+}
+
+async fn run_inner(args: Args) -> Result<u8, String> {
+    let all = catalogue::all();
+    if args.list {
+        for (case, alias) in all.iter().zip(crate::runner::aliases(&all)) {
+            println!(
+                "{:<34} {:<12} {:<6} {}",
+                case.id,
+                alias,
+                case.level.as_str(),
+                case.requirement
+            );
+        }
+        return Ok(0);
+    }
+    let selected = select::select(&all, &args.run, &args.skip).map_err(|e| format!("{e:#}"))?;
+    let known_failing = match &args.known_failing {
+        Some(path) => select::known_failing(path, &all).map_err(|e| format!("{e:#}"))?,
+        None => Default::default(),
+    };
+    let herd = Herd::load(&args.herd).map_err(|e| e.to_string())?;
+    let server = match &args.server {
+        Some(name) if herd.server(name).is_none() => {
+            return Err(format!(
+                "--server {name} is not in herd {} (servers: {})",
+                herd.origin,
+                herd.names().join(", ")
+            ));
+        }
+        Some(name) => name.clone(),
+        None => herd
+            .names()
+            .first()
+            .map(|n| (*n).to_owned())
+            .unwrap_or_default(),
+    };
+    let whole_herd = selected.iter().any(|(c, _)| c.tags.contains(&"needs:herd"));
+    let source = match (&args.target, &args.spawn) {
+        (Some(address), _) => Source::Target {
+            address: address.clone(),
+            name: args.name.clone(),
+        },
+        (None, Some(template)) => Source::Spawn {
+            template: template.clone(),
+            herd: herd.clone(),
+            server: server.clone(),
+            whole_herd,
+        },
+        (None, None) => Source::Reference {
+            herd: herd.clone(),
+            server: server.clone(),
+        },
+    };
+    let settings = Settings {
+        source,
+        places_port: args.places_port,
+        framing: args.framing,
+        timeout: args.timeout,
+        settle: args.settle,
+        clock_tolerance: args.clock_tolerance,
+    };
+    let prepared = prepare(settings).await.map_err(|e| e.0)?;
+    let env = prepared.env;
+    println!("conformance: {} tests", selected.len());
+    for line in &prepared.header {
+        println!("  {line}");
+    }
+    println!();
+
+    let verdicts = Verdicts {
+        strict: args.strict,
+        known_failing,
+    };
+    let mut terminal = Terminal::new(std::io::stdout(), args.trace);
+    let results = run_tests(env.clone(), &selected, &verdicts, |r| terminal.result(r)).await;
+    let summary = Summary::of(&results);
+    terminal.summary(&summary);
+
+    let info = RunInfo {
+        target: &prepared.target_label,
+        framing: env.framing.as_str(),
+        places_url: &env.stand_in.uri(),
+        trace: args.trace,
+    };
+    if let Some(path) = &args.json {
+        std::fs::write(path, crate::report::json::render(&results, &info))
+            .map_err(|e| format!("cannot write the JSON report {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.junit {
+        let xml = crate::report::junit::render(&results).map_err(|e| format!("{e:#}"))?;
+        std::fs::write(path, xml)
+            .map_err(|e| format!("cannot write the JUnit report {}: {e}", path.display()))?;
+    }
+    Ok(if summary.failed > 0 { 1 } else { 0 })
+}

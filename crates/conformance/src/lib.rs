@@ -1,0 +1,22 @@
+//! `conformance`: checks any implementation of the proxy-herd protocol (`shared/spec/protocol.md`)
+//! and tells a grader exactly what deviates, in the tradition of h2spec and Autobahn|Testsuite.
+//!
+//! - [`catalogue`]: the tests, one module per section, each with a stable ID, a requirement
+//!   sentence, a level (MUST / SHOULD) and tags;
+//! - [`runner`]: what a test is and gets, and running a selection;
+//! - [`expect`]: the suite's own, spec-derived expectations (independent of `herd_wire`);
+//! - [`wire`]: a client for both framings that records a transcript;
+//! - [`setup`]: the servers under test (reference herd, `--target`, `--spawn`) and the probe;
+//! - [`spawn`]: process control for `--spawn`;
+//! - [`report`]: terminal, JUnit and JSON reports;
+//! - [`cli`]: the command line.
+
+pub mod catalogue;
+pub mod cli;
+pub mod expect;
+pub mod report;
+pub mod runner;
+pub mod select;
+pub mod setup;
+pub mod spawn;
+pub mod wire;

@@ -1,0 +1,289 @@
+//! The servers under test: the reference herd started in-process (no target), a running server
+//! (`--target`), or an implementation's servers started by the suite (`--spawn`) — plus the
+//! probe that checks the target answers at all, detects its framing and learns its name.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herd_wire::Herd;
+use tokio::time::Instant;
+
+use crate::expect::{now_ns, time_text};
+use crate::runner::{Env, Framing, Target};
+use crate::spawn::Spawner;
+use crate::wire::{Conn, End, Transcript, line_end};
+
+/// Where the servers come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Start the reference herd in-process.
+    Reference { herd: Herd, server: String },
+    /// A server someone else runs.
+    Target {
+        address: String,
+        name: Option<String>,
+    },
+    /// Start the implementation's servers from a command template.
+    Spawn {
+        template: String,
+        herd: Herd,
+        server: String,
+        whole_herd: bool,
+    },
+}
+
+/// `--framing`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FramingChoice {
+    /// Detect: line, or eof when the server answers only after half-close.
+    Auto,
+    Line,
+    Eof,
+}
+
+/// Settings for [`prepare`].
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub source: Source,
+    pub places_port: Option<u16>,
+    pub framing: FramingChoice,
+    pub timeout: Duration,
+    pub settle: Duration,
+    pub clock_tolerance: Duration,
+}
+
+/// A ready run: the environment for the tests, what to tell the user, and what keeps the
+/// servers alive (dropping it stops them).
+#[derive(Debug)]
+pub struct Prepared {
+    pub env: Arc<Env>,
+    /// Lines describing the run, for the report's header.
+    pub header: Vec<String>,
+    /// `host:port (name)` of the primary target, for machine reports.
+    pub target_label: String,
+    _reference: Option<herd_server::LocalHerd>,
+}
+
+/// Why the suite could not run.
+#[derive(Debug)]
+pub struct CannotRun(pub String);
+
+impl<E: std::fmt::Display> From<E> for CannotRun {
+    fn from(e: E) -> CannotRun {
+        CannotRun(format!("{e:#}"))
+    }
+}
+
+/// Starts the stand-in (and servers, if the suite owns them) and probes the primary target.
+pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
+    let stand_in = mocks::PlacesStandIn::start_with(mocks::StandInConfig {
+        port: settings.places_port,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| CannotRun(format!("cannot start the Places stand-in: {e:#}")))?;
+    let places_url = stand_in.uri();
+    let mut header = Vec::new();
+    let mut reference = None;
+    let mut procs = None;
+    let targets: Vec<Target> = match &settings.source {
+        Source::Reference { herd, server } => {
+            let choice = herd_server::PlacesChoice::choose(
+                Some(&places_url),
+                None,
+                herd_server::places::PlacesApi::Legacy,
+                Duration::from_secs(5),
+            )
+            .await?;
+            let local = herd_server::LocalHerd::start(herd, choice.client, None).await?;
+            let targets: Vec<Target> = local
+                .servers
+                .iter()
+                .map(|s| Target {
+                    addr: s.address,
+                    name: Some(s.name.clone()),
+                    name_configured: true,
+                })
+                .collect();
+            header.push(format!(
+                "reference herd {} started in-process: {}",
+                herd.origin,
+                targets
+                    .iter()
+                    .map(|t| format!("{} {}", t.name.as_deref().unwrap_or("?"), t.addr))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            reference = Some(local);
+            // Single-server tests talk to the first target.
+            let mut targets = targets;
+            if let Some(i) = targets
+                .iter()
+                .position(|t| t.name.as_deref() == Some(server.as_str()))
+            {
+                targets.swap(0, i);
+            }
+            targets
+        }
+        Source::Target { address, name } => {
+            let addr = resolve(address).await?;
+            vec![Target {
+                addr,
+                name: name.clone(),
+                name_configured: name.is_some(),
+            }]
+        }
+        Source::Spawn {
+            template,
+            herd,
+            server,
+            whole_herd,
+        } => {
+            let spawner = Spawner::new(template, herd, &places_url)?;
+            let mut names: Vec<String> = vec![server.clone()];
+            if *whole_herd {
+                names.extend(
+                    herd.names()
+                        .iter()
+                        .map(|n| (*n).to_owned())
+                        .filter(|n| n != server),
+                );
+            }
+            let mut targets = Vec::new();
+            for name in &names {
+                spawner
+                    .start(name)
+                    .await
+                    .map_err(|e| CannotRun(format!("cannot start server {name}: {e:#}")))?;
+                targets.push(Target {
+                    addr: spawner.address(name)?,
+                    name: Some(name.clone()),
+                    name_configured: true,
+                });
+            }
+            header.push(format!("spawned: {}", spawner.command_for(server)?));
+            header.push(format!(
+                "  logs and output: {}",
+                spawner.log_dir().display()
+            ));
+            procs = Some(Arc::new(spawner));
+            targets
+        }
+    };
+    header.push(format!(
+        "Places stand-in: {places_url}  (the implementation must use this as its Places base URL)"
+    ));
+    let Some(primary) = targets.first().cloned() else {
+        return Err(CannotRun("no server to check".into()));
+    };
+    let (framing, learned, note) = probe(primary.addr, settings.framing, settings.timeout).await?;
+    let mut targets = targets;
+    if targets[0].name.is_none() {
+        targets[0].name = learned.clone();
+    }
+    let name_shown = match (&targets[0].name, targets[0].name_configured) {
+        (Some(n), true) => n.clone(),
+        (Some(n), false) => format!("{n} (learned from its first reply; --name to check it)"),
+        (None, _) => "?".to_owned(),
+    };
+    header.insert(
+        0,
+        format!("checking {} — server {name_shown}", primary.addr),
+    );
+    header.push(format!("framing: {}{note}", framing.as_str()));
+    let target_label = format!(
+        "{} ({})",
+        primary.addr,
+        targets[0].name.as_deref().unwrap_or("?")
+    );
+    Ok(Prepared {
+        env: Arc::new(Env {
+            targets,
+            stand_in,
+            framing,
+            timeout: settings.timeout,
+            settle: settings.settle,
+            clock_tolerance: settings.clock_tolerance,
+            procs,
+        }),
+        header,
+        target_label,
+        _reference: reference,
+    })
+}
+
+async fn resolve(address: &str) -> Result<SocketAddr, CannotRun> {
+    let mut found = tokio::net::lookup_host(address).await.map_err(|e| {
+        CannotRun(format!(
+            "cannot resolve --target {address}: {e} (want HOST:PORT, e.g. localhost:12000)"
+        ))
+    })?;
+    found
+        .next()
+        .ok_or_else(|| CannotRun(format!("--target {address} resolves to no address")))
+}
+
+/// Sends one IAMAT to learn whether the server answers, in which framing, and its name.
+async fn probe(
+    addr: SocketAddr,
+    choice: FramingChoice,
+    timeout: Duration,
+) -> Result<(Framing, Option<String>, &'static str), CannotRun> {
+    let transcript = Arc::new(Transcript::default());
+    let deadline = Instant::now() + timeout;
+    let mut conn = Conn::connect(addr, &transcript, deadline)
+        .await
+        .map_err(|e| {
+            CannotRun(format!(
+                "{e}: is the server running there? (nothing to check)"
+            ))
+        })?;
+    let command = format!(
+        "IAMAT conf-probe-{:06x} +0.000001+0.000001 {}",
+        rand::random::<u32>() & 0xff_ffff,
+        time_text(now_ns())
+    );
+    let name_of = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        let mut fields = text.split(' ');
+        (fields.next() == Some("AT"))
+            .then(|| fields.next().map(str::to_owned))
+            .flatten()
+    };
+    let io = |e: String| CannotRun(format!("probing {addr}: {e}"));
+    if choice == FramingChoice::Eof {
+        conn.send(command.as_bytes()).await.map_err(io)?;
+        conn.half_close().await.map_err(io)?;
+        let got = conn.read_to_eof(deadline).await;
+        return Ok((Framing::Eof, name_of(&got.bytes), ""));
+    }
+    conn.send(format!("{command}\n").as_bytes())
+        .await
+        .map_err(io)?;
+    let patience = if choice == FramingChoice::Auto {
+        Instant::now() + timeout / 2
+    } else {
+        deadline
+    };
+    let got = conn.read_until(line_end, patience).await;
+    if got.end == End::Complete || choice == FramingChoice::Line {
+        return Ok((Framing::Line, name_of(&got.bytes), ""));
+    }
+    if got.end == End::Timeout {
+        conn.half_close().await.map_err(io)?;
+        let late = conn.read_to_eof(deadline).await;
+        if !late.bytes.is_empty() {
+            return Ok((
+                Framing::Eof,
+                name_of(&late.bytes),
+                " (detected: the server answered only after the client half-closed, so framing/line-client will fail)",
+            ));
+        }
+    }
+    Err(CannotRun(format!(
+        "the server at {addr} accepted a connection but did not answer `{command}` within {} s, \
+         neither as a line nor after the client half-closed: nothing can be checked",
+        timeout.as_secs_f64()
+    )))
+}
