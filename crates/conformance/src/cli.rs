@@ -208,6 +208,16 @@ async fn run_inner(args: Args) -> Result<u8, String> {
     let results = run_tests(env.clone(), &selected, &verdicts, |r| terminal.result(r)).await;
     let summary = Summary::of(&results);
     terminal.summary(&summary);
+    if let Some(procs) = env
+        .procs
+        .as_ref()
+        .filter(|_| summary.failed + summary.warnings > 0)
+    {
+        println!(
+            "the spawned servers' logs and output are kept in {}",
+            procs.keep_logs().display()
+        );
+    }
 
     let info = RunInfo {
         target: &prepared.target_label,

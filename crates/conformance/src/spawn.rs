@@ -40,7 +40,9 @@ pub struct Spawner {
     herd: Herd,
     herd_file: PathBuf,
     places_url: String,
-    dir: tempfile::TempDir,
+    /// Taken out only on drop, to keep the folder when [`Spawner::keep_logs`] was called.
+    dir: Option<tempfile::TempDir>,
+    keep: std::sync::atomic::AtomicBool,
     children: Mutex<HashMap<String, Child>>,
 }
 
@@ -74,7 +76,8 @@ impl Spawner {
             herd,
             herd_file,
             places_url: places_url.to_owned(),
-            dir,
+            dir: Some(dir),
+            keep: std::sync::atomic::AtomicBool::new(false),
             children: Mutex::new(HashMap::new()),
         })
     }
@@ -86,7 +89,16 @@ impl Spawner {
 
     /// Where the servers' logs and captured output go.
     pub fn log_dir(&self) -> PathBuf {
-        self.dir.path().join("logs")
+        self.dir
+            .as_ref()
+            .map(|d| d.path().join("logs"))
+            .unwrap_or_default()
+    }
+
+    /// Keeps the logs folder after the run (for a grader to read after failures).
+    pub fn keep_logs(&self) -> PathBuf {
+        self.keep.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.log_dir()
     }
 
     /// The address of server `name`.
@@ -216,6 +228,11 @@ impl Spawner {
 impl Drop for Spawner {
     fn drop(&mut self) {
         self.kill_all();
+        if self.keep.load(std::sync::atomic::Ordering::Relaxed)
+            && let Some(dir) = self.dir.take()
+        {
+            let _ = dir.keep();
+        }
     }
 }
 

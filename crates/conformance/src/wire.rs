@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(line_end(b"AT x"), None);
         assert_eq!(lines_end(2)(b"a\nb\nc\n"), Some(4));
         assert_eq!(whatsat_end(b"? WHATSAT a 1 1\n"), Some(16));
-        assert_eq!(whatsat_end(b"AT x\n{\n}\n\n"), Some(11));
+        assert_eq!(whatsat_end(b"AT x\n{\n}\n\n"), Some(10));
         assert_eq!(whatsat_end(b"AT x\n{\n}\n"), None);
         assert!(json_then_newline(b"AT x\n{\n   \"a\" : 1\n}\n"));
         assert!(!json_then_newline(b"AT x\n{\n   \"a\" : 1\n"));

@@ -254,28 +254,37 @@ async fn at_line_stored(ctx: &Ctx) -> Result<(), Problem> {
     let k = known_client(ctx).await?;
     // Let the clock move on, so a recomputed difference cannot match by chance.
     tokio::time::sleep(Duration::from_millis(30)).await;
-    let (reply, first, _) = whatsat(ctx, &format!("WHATSAT {} 10 3", k.id)).await?;
+    let (_, first, _) = whatsat(ctx, &format!("WHATSAT {} 10 3", k.id)).await?;
     if first == k.at_line {
         return Ok(());
     }
+    Err(at_line_mismatch(&k.at_line, None, &first))
+}
+
+/// Names how a WHATSAT's first line differs from the stored AT line `want` (`older`: the AT line
+/// of an older IAMAT for the same client, when the test sent one).
+fn at_line_mismatch(want: &[u8], older: Option<&[u8]>, got: &[u8]) -> Problem {
     let fields = |l: &[u8]| -> Vec<String> {
         String::from_utf8_lossy(l)
             .split(' ')
             .map(str::to_owned)
             .collect()
     };
-    let (want, got) = (fields(&k.at_line), fields(&first));
-    let message = if want.len() == 6 && got.len() == 6 && want[3..] == got[3..] {
+    let (w, g) = (fields(want), fields(got));
+    let message = if older.is_some_and(|o| o == got) {
+        "an older IAMAT replaced the newer one: WHATSAT shows the older AT line (updates older \
+         than the stored one must be dropped)"
+    } else if w.len() == 6 && g.len() == 6 && w[3..] == g[3..] {
         "the AT line was recomputed when answering WHATSAT (different difference or server \
          name): it must be the stored line the IAMAT produced, byte for byte"
-            .to_owned()
     } else {
-        "the first line is not the AT line the IAMAT produced".to_owned()
+        "the first line of the WHATSAT reply is not the AT line of the client's newest IAMAT"
     };
-    let mut expected = k.at_line.clone();
+    let mut expected = want.to_vec();
     expected.push(b'\n');
-    let shown = reply[..(first.len() + 1).min(reply.len())].to_vec();
-    Err(Problem::Fail(Failure::bytes(message, &expected, &shown)))
+    let mut actual = got.to_vec();
+    actual.push(b'\n');
+    Problem::Fail(Failure::bytes(message, &expected, &actual))
 }
 
 async fn json_value(ctx: &Ctx) -> Result<(), Problem> {
@@ -434,12 +443,22 @@ async fn places_failure(ctx: &Ctx) -> Result<(), Problem> {
         .as_ref()
         .and_then(|j| j.get("status"))
         .and_then(Value::as_str);
-    if first != k.at_line.as_slice()
-        || !json.as_ref().is_some_and(Value::is_object)
-        || status == Some("OK")
-    {
+    let problem = if first != k.at_line.as_slice() {
+        Some("its first line is not the client's stored AT line")
+    } else if !json.as_ref().is_some_and(Value::is_object) {
+        Some("no JSON object follows the AT line")
+    } else if status == Some("OK") {
+        Some("the JSON claims status OK")
+    } else if !reply.ends_with(b"}\n\n") {
+        Some("it does not end with the JSON and two newlines")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
         return Err(Problem::Fail(Failure {
-            message: format!("when Places answers HTTP 500 the reply should be {shape}"),
+            message: format!(
+                "when Places answers HTTP 500 the reply should be {shape}, but {problem}"
+            ),
             actual: Some(reply),
             ..Failure::default()
         }));
@@ -455,18 +474,7 @@ async fn keeps_newest(ctx: &Ctx) -> Result<(), Problem> {
     let older = setup_iamat(ctx, &id, &old_pos, &time_from_now(-60_000_000_000)).await?;
     let (reply, first, body) = whatsat(ctx, &format!("WHATSAT {id} 10 2")).await?;
     if first != newer {
-        let mut expected = newer.clone();
-        expected.push(b'\n');
-        let message = if first == older {
-            "an older IAMAT replaced the newer one: WHATSAT shows the older AT line (updates older than the stored one must be dropped)"
-        } else {
-            "WHATSAT does not show the newest IAMAT's AT line"
-        };
-        return Err(Problem::Fail(Failure::bytes(
-            message,
-            &expected,
-            &reply[..(first.len() + 1).min(reply.len())],
-        )));
+        return Err(at_line_mismatch(&newer, Some(&older), &first));
     }
     check_json(&reply, &body, &newer, &expected_json(lat, lng, 10.0, 2), 2)
 }
@@ -479,13 +487,7 @@ async fn newer_replaces(ctx: &Ctx) -> Result<(), Problem> {
     let newer = setup_iamat(ctx, &id, &new_pos, &time_from_now(-1_000_000)).await?;
     let (reply, first, body) = whatsat(ctx, &format!("WHATSAT {id} 10 2")).await?;
     if first != newer {
-        let mut expected = newer.clone();
-        expected.push(b'\n');
-        return Err(Problem::Fail(Failure::bytes(
-            "WHATSAT does not show the newest IAMAT's AT line",
-            &expected,
-            &reply[..(first.len() + 1).min(reply.len())],
-        )));
+        return Err(at_line_mismatch(&newer, None, &first));
     }
     check_json(&reply, &body, &newer, &expected_json(lat, lng, 10.0, 2), 2)
 }

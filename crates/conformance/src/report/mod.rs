@@ -69,9 +69,12 @@ pub fn compare_lines(expected: &[u8], actual: &[u8]) -> Vec<String> {
         (shown, prefix_chars - start + usize::from(start > 0))
     };
     let (e, caret) = window(expected);
-    let (a, _) = window(actual);
+    let (mut a, _) = window(actual);
+    if actual.is_empty() {
+        a = "(nothing)".to_owned();
+    }
     let mut lines = vec![format!("expected: {e}"), format!("actual:   {a}")];
-    if let Some(at) = diff {
+    if let Some(at) = diff.filter(|_| !actual.is_empty()) {
         lines.push(format!(
             "          {}^ first difference at byte {at} (expected {} bytes, got {})",
             " ".repeat(caret),

@@ -73,6 +73,7 @@ impl<W: Write> Terminal<W> {
                         writeln!(self.out, "      {line}")?;
                     }
                 }
+                (None, Some(a)) if a.is_empty() => writeln!(self.out, "      actual:   (nothing)")?,
                 (None, Some(a)) => writeln!(self.out, "      actual:   {}", shorten(&escape(a)))?,
                 (Some(e), None) => writeln!(self.out, "      expected: {}", shorten(&escape(e)))?,
                 (None, None) => {}

@@ -1,0 +1,403 @@
+//! The suite against the Python target (started by `--spawn`): the correct server passes every
+//! test; each deliberately broken variant is caught by the test whose ID and message name the
+//! fault; spawned servers never outlive the suite.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{
+    conformance, json_report, python_spawn, reference_spawn, result_of, stderr, stdout,
+    terminal_counts,
+};
+
+#[test]
+fn python_target_passes_every_test() {
+    let template = python_spawn(&[]);
+    let out = conformance(&["--spawn", &template]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    let (_, failed, skipped) = terminal_counts(&text);
+    assert_eq!((failed, skipped), (0, 0), "{text}");
+    assert!(!text.contains("warning"), "{text}");
+}
+
+/// Which implementation a fault belongs to.
+#[derive(Clone, Copy, Debug)]
+enum Impl {
+    Python,
+    /// The reference server's hidden `--fault` flag (none yet: add rows when it lands).
+    #[allow(dead_code)]
+    Reference,
+}
+
+/// A deliberate fault and the test that must catch it: its ID, and words its message must hold.
+struct Fault {
+    target: Impl,
+    fault: &'static str,
+    caught_by: &'static str,
+    message: &'static str,
+}
+
+const fn py(fault: &'static str, caught_by: &'static str, message: &'static str) -> Fault {
+    Fault {
+        target: Impl::Python,
+        fault,
+        caught_by,
+        message,
+    }
+}
+
+/// protocol.md §7 and §4 faults. Adding one (also for the reference server) is one row.
+const FAULTS: &[Fault] = &[
+    py(
+        "float-position",
+        "iamat/copy-position",
+        "position re-rendered from numbers",
+    ),
+    py(
+        "six-digits",
+        "iamat/diff-nine-digits",
+        "has 6 fractional digits",
+    ),
+    py("double-minus", "iamat/diff-client-ahead", "doubled sign"),
+    py("no-sign", "iamat/diff-client-behind", "no explicit sign"),
+    py(
+        "float-diff",
+        "iamat/diff-exact-far-future",
+        "rounded through a float",
+    ),
+    py(
+        "single-newline",
+        "whatsat/two-final-newlines",
+        "only one newline after the JSON",
+    ),
+    py("indent4", "whatsat/google-layout", "4-space indent"),
+    py(
+        "untrimmed",
+        "whatsat/json-value",
+        "results not cut to the bound",
+    ),
+    py(
+        "recompute-diff",
+        "whatsat/at-line-stored",
+        "AT line was recomputed",
+    ),
+    py(
+        "silent-invalid",
+        "errors/unknown-command",
+        "no reply at all",
+    ),
+    py(
+        "crash-float-radius",
+        "whatsat/fractional-radius",
+        "closed the connection without replying",
+    ),
+    py(
+        "one-per-conn",
+        "framing/pipelined",
+        "one command per connection",
+    ),
+    py("no-radius-limit", "errors/radius-above-50", "was accepted"),
+    py("no-bound-limit", "errors/bound-above-20", "was accepted"),
+    py(
+        "untrimmed-copy",
+        "errors/copy-trimmed",
+        "white space around the line",
+    ),
+    py(
+        "eof-only",
+        "framing/line-client",
+        "only after the client half-closed",
+    ),
+    py(
+        "stale-accepted",
+        "whatsat/keeps-newest",
+        "older IAMAT replaced the newer one",
+    ),
+];
+
+/// Runs the catching test against the broken variant; returns a complaint, if any.
+fn check_fault(f: &Fault) -> Option<String> {
+    let template = match f.target {
+        Impl::Python => python_spawn(&[f.fault]),
+        Impl::Reference => reference_spawn(&[f.fault]),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let out = conformance(&[
+        "--spawn",
+        &template,
+        "--run",
+        f.caught_by,
+        "--json",
+        json.to_str().expect("path"),
+    ]);
+    let text = stdout(&out);
+    let report = json_report(&json);
+    let r = result_of(&report, f.caught_by);
+    let outcome = r["outcome"].as_str().unwrap_or("");
+    let level = r["level"].as_str().unwrap_or("");
+    let message = r["message"].as_str().unwrap_or("");
+    let (want_outcome, want_code, mark) = if level == "MUST" {
+        ("fail", 1, "×")
+    } else {
+        ("warn", 0, "!")
+    };
+    let problems = [
+        (outcome != want_outcome).then(|| format!("outcome {outcome}, want {want_outcome}")),
+        (out.status.code() != Some(want_code))
+            .then(|| format!("exit {:?}, want {want_code}", out.status.code())),
+        (!message.contains(f.message))
+            .then(|| format!("message `{message}` lacks `{}`", f.message)),
+        (!text.contains(&format!("  {mark} {}", f.caught_by)))
+            .then(|| "terminal report lacks the test line".to_owned()),
+        (!text.contains("requirement: "))
+            .then(|| "terminal report lacks the requirement".to_owned()),
+    ];
+    let problems: Vec<String> = problems.into_iter().flatten().collect();
+    (!problems.is_empty()).then(|| {
+        format!(
+            "{:?} fault {} (test {}): {}\n{text}{}",
+            f.target,
+            f.fault,
+            f.caught_by,
+            problems.join("; "),
+            stderr(&out)
+        )
+    })
+}
+
+#[test]
+fn every_fault_is_caught_by_its_named_test() {
+    assert!(FAULTS.len() >= 12);
+    let started = Instant::now();
+    // Four at a time: each run starts a Python server and a suite.
+    let mut complaints = Vec::new();
+    for chunk in FAULTS.chunks(4) {
+        let found: Vec<Option<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|f| s.spawn(move || check_fault(f)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Some("panicked".into())))
+                .collect()
+        });
+        complaints.extend(found.into_iter().flatten());
+    }
+    assert!(
+        complaints.is_empty(),
+        "{} of {} faults not caught as expected:\n{}",
+        complaints.len(),
+        FAULTS.len(),
+        complaints.join("\n\n")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn known_failing_turns_a_failure_into_an_expected_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let known = dir.path().join("known.txt");
+    std::fs::write(&known, "errors/bound-above-20  # the fault under test\n").expect("write");
+    let json = dir.path().join("r.json");
+    let junit = dir.path().join("r.xml");
+    let out = conformance(&[
+        "--spawn",
+        &python_spawn(&["no-bound-limit"]),
+        "--run",
+        "errors/bound-*",
+        "--known-failing",
+        known.to_str().expect("path"),
+        "--json",
+        json.to_str().expect("path"),
+        "--junit",
+        junit.to_str().expect("path"),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("✗ errors/bound-above-20  [known failing]"),
+        "{text}"
+    );
+    assert!(text.contains(", 1 known failing"), "{text}");
+    let report = json_report(&json);
+    assert_eq!(
+        result_of(&report, "errors/bound-above-20")["outcome"],
+        "known-fail"
+    );
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    assert!(xml.contains("known failing: "), "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 0, "{xml}");
+}
+
+#[test]
+fn reports_agree_with_the_terminal_on_a_failing_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let junit = dir.path().join("r.xml");
+    let out = conformance(&[
+        "--spawn",
+        &python_spawn(&["no-radius-limit", "indent4"]),
+        "--run",
+        "whatsat",
+        "--run",
+        "errors/radius-*",
+        "--json",
+        json.to_str().expect("path"),
+        "--junit",
+        junit.to_str().expect("path"),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (passed, failed, skipped) = terminal_counts(&text);
+    assert!(failed >= 2, "{text}");
+    assert!(text.contains("1 warning (SHOULD)"), "{text}");
+    assert!(
+        text.contains("the spawned servers' logs and output are kept in"),
+        "{text}"
+    );
+
+    let report = json_report(&json);
+    let s = &report["summary"];
+    assert_eq!(
+        (
+            s["passed"].as_u64(),
+            s["failed"].as_u64(),
+            s["skipped"].as_u64(),
+            s["warnings"].as_u64()
+        ),
+        (
+            Some(passed as u64),
+            Some(failed as u64),
+            Some(skipped as u64),
+            Some(1)
+        )
+    );
+    let failing = result_of(&report, "errors/radius-above-50");
+    assert_eq!(failing["outcome"], "fail");
+    assert!(
+        failing["expected"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("? WHATSAT ")),
+        "{failing}"
+    );
+    assert!(
+        failing["actual"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("AT ")),
+        "{failing}"
+    );
+
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    let total = report["results"].as_array().map_or(0, Vec::len);
+    assert_eq!(xml.matches("<testcase ").count(), total, "{xml}");
+    assert_eq!(xml.matches("<failure ").count(), failed, "{xml}");
+    assert_eq!(xml.matches("<error").count(), 0, "{xml}");
+    assert!(
+        xml.contains(r#"<testcase name="errors/radius-above-50" classname="errors""#),
+        "{xml}"
+    );
+    assert!(xml.contains("first difference at byte"), "{xml}");
+}
+
+/// Whether something listens on 127.0.0.1:`port`, retried for up to `within`.
+fn still_listening(port: u16, within: Duration) -> bool {
+    let give_up = Instant::now() + within;
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            return false;
+        }
+        if Instant::now() > give_up {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The port of the checked server, from the report header.
+fn checked_port(line: &str) -> Option<u16> {
+    let rest = line.trim().strip_prefix("checking 127.0.0.1:")?;
+    rest.split(' ').next()?.parse().ok()
+}
+
+#[test]
+fn spawned_servers_are_stopped_after_the_run_and_on_ctrl_c() {
+    // A normal run: the server is gone once the suite exits.
+    let out = conformance(&["--spawn", &python_spawn(&[]), "--run", "iamat/reply-shape"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let port = text
+        .lines()
+        .find_map(checked_port)
+        .expect("a checking line");
+    assert!(
+        !still_listening(port, Duration::from_secs(2)),
+        "the spawned server outlived the suite"
+    );
+
+    // Ctrl-C in the middle of a slow run (a silent server makes each errors/ test wait).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conformance"))
+        .args([
+            "--spawn",
+            &python_spawn(&["silent-invalid"]),
+            "--run",
+            "errors",
+        ])
+        .current_dir(common::workspace())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn conformance");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let port = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| checked_port(&l))
+        .expect("a checking line");
+    assert!(
+        still_listening(port, Duration::ZERO),
+        "the spawned server is not up"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        !still_listening(port, Duration::from_secs(2)),
+        "the spawned server outlived Ctrl-C"
+    );
+}
+
+#[test]
+fn an_eof_only_server_is_detected_and_still_checked() {
+    let out = conformance(&[
+        "--spawn",
+        &python_spawn(&["eof-only"]),
+        "--run",
+        "framing",
+        "--run",
+        "iamat/reply-shape",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "framing: eof (detected: the server answered only after the client half-closed"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("✔ iamat/reply-shape"), "{text}");
+    assert!(text.contains("✔ framing/eof-client"), "{text}");
+    assert!(text.contains("× framing/line-client"), "{text}");
+}
