@@ -22,7 +22,8 @@ use crate::setup::{FramingChoice, Settings, Source, prepare};
 ///                                                 #   Places URL; fix it with --places-port)
 ///   conformance --places-port 8123 --target localhost:12000 --name Riley
 ///   conformance --spawn 'python3 server.py {name} --port {port} --places-url {places_url}'
-///   conformance --spawn '.venv/bin/python python/herd_server.py {name} --herd {herd} --port {port} --places-url {places_url} --log-dir {log_dir}'
+///   conformance --spawn '.venv/bin/python python/herd_server.py {name} --herd {herd} \
+///       --port {port} --places-url {places_url} --log-dir {log_dir}'   # this repo's Python target
 ///   conformance --list                            # every test ID with its requirement
 ///   conformance --run 'iamat/*' --skip iamat/diff-epoch --junit report.xml --json report.json
 ///   conformance --target localhost:12000 --known-failing known.txt --strict

@@ -401,3 +401,88 @@ fn an_eof_only_server_is_detected_and_still_checked() {
     assert!(text.contains("✔ framing/eof-client"), "{text}");
     assert!(text.contains("× framing/line-client"), "{text}");
 }
+
+#[test]
+fn target_mode_checks_a_server_someone_else_started() {
+    // The grader's workflow: fix the stand-in's port, start the server with that URL, point the
+    // suite at it.
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port()
+    };
+    let (places_port, port) = (free(), free());
+    let logs = tempfile::tempdir().expect("tempdir");
+    let herd = common::workspace().join("herds/winter21.toml");
+    let mut server = Command::new(common::python())
+        .arg(common::workspace().join("python/herd_server.py"))
+        .args(["Jaquez", "--herd"])
+        .arg(&herd)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--places-url",
+            &format!("http://127.0.0.1:{places_port}"),
+        ])
+        .arg("--log-dir")
+        .arg(logs.path())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the Python server");
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let target = format!("127.0.0.1:{port}");
+    let places = places_port.to_string();
+    let learned = conformance(&[
+        "--target",
+        &target,
+        "--places-port",
+        &places,
+        "--run",
+        "iamat/reply-shape",
+        "--run",
+        "iamat/server-name",
+        "--run",
+        "places/*",
+        "--trace",
+    ]);
+    let named = conformance(&[
+        "--target",
+        &target,
+        "--name",
+        "Jaquez",
+        "--places-port",
+        &places,
+        "--run",
+        "iamat/server-name",
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+
+    let text = stdout(&learned);
+    assert_eq!(learned.status.code(), Some(0), "{text}{}", stderr(&learned));
+    assert!(
+        text.contains("server Jaquez (learned from its first reply; --name to check it)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Places stand-in: http://127.0.0.1:{places_port}")),
+        "{text}"
+    );
+    assert!(text.contains("- iamat/server-name  [skipped]"), "{text}");
+    assert!(
+        text.contains("reason: the server's name is not known"),
+        "{text}"
+    );
+    assert!(
+        text.contains("trace:") && text.contains("#1 → IAMAT conf-iamat-reply-shape-"),
+        "{text}"
+    );
+    assert_eq!(terminal_counts(&text).2, 1, "{text}");
+    let text = stdout(&named);
+    assert_eq!(named.status.code(), Some(0), "{text}");
+    assert_eq!(terminal_counts(&text), (1, 0, 0), "{text}");
+}
