@@ -7,6 +7,8 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const NANOS_PER_SEC: i128 = 1_000_000_000;
+/// The most digits of whole seconds a client time may have.
+pub const MAX_SECONDS_DIGITS: usize = 28;
 
 /// A POSIX time with nanosecond precision, as a client sent it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,7 +23,7 @@ pub enum ClientTimeError {
         "a client time is seconds since the epoch, digits with an optional fraction of 1 to 9 digits"
     )]
     Malformed,
-    #[error("the client time is too large")]
+    #[error("the client time has more than 28 digits of seconds")]
     TooLarge,
 }
 
@@ -37,16 +39,14 @@ impl ClientTime {
             return Err(ClientTimeError::Malformed);
         }
         let significant = whole.iter().skip_while(|d| **d == b'0').count();
-        // u64 seconds is ~584 billion years; more is not a time anybody means.
-        if significant > 19 {
+        // Nanoseconds are kept in an i128, which holds any time of up to 28 digits of seconds
+        // exactly (a far-future clock is still a valid, answerable client).
+        if significant > MAX_SECONDS_DIGITS {
             return Err(ClientTimeError::TooLarge);
         }
         let secs: i128 = whole
             .iter()
             .fold(0, |acc, d| acc * 10 + i128::from(d - b'0'));
-        if secs > i128::from(u64::MAX) {
-            return Err(ClientTimeError::TooLarge);
-        }
         let frac = frac.unwrap_or_default();
         let mut sub: i128 = frac
             .iter()
@@ -183,8 +183,18 @@ mod tests {
                 "{bad}"
             );
         }
+        let most = "9".repeat(28);
         assert_eq!(
-            ClientTime::parse(b"99999999999999999999"),
+            t(&most).as_nanos(),
+            most.parse::<i128>().unwrap() * 1_000_000_000
+        );
+        assert_eq!(
+            t(&format!("000{most}.999999999")).to_wire(),
+            format!("{most}.999999999")
+        );
+        let too_many = "1".repeat(29);
+        assert_eq!(
+            ClientTime::parse(too_many.as_bytes()),
             Err(ClientTimeError::TooLarge)
         );
     }
