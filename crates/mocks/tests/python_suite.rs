@@ -9,7 +9,14 @@ use mocks::python_target::{python, workspace_root};
 #[test]
 fn the_python_targets_pytest_suite_passes() {
     let output = Command::new(python().unwrap())
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "python/test_herd_server.py"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "python/test_herd_server.py",
+        ])
         .current_dir(workspace_root())
         .output()
         .unwrap();
