@@ -206,7 +206,15 @@ fn fit_clients(args: &Args, servers: usize, in_process: bool) -> usize {
     let factor = if in_process { 2 } else { 1 };
     let needed = (args.clients as u64 + fixed) * factor;
     match raise_open_files(needed) {
-        Ok(limit) if limit.now >= needed => args.clients,
+        Ok(limit) if limit.now >= needed => {
+            if limit.now > limit.before {
+                eprintln!(
+                    "herd-bench: raised the open-file limit from {} to {} for {} clients",
+                    limit.before, limit.now, args.clients
+                );
+            }
+            args.clients
+        }
         Ok(limit) => {
             let fit = (limit.now / factor).saturating_sub(fixed).max(1);
             eprintln!(

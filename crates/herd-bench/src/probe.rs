@@ -5,9 +5,10 @@
 //! A probe uses a client ID of its own that is never updated again, so a later IAMAT cannot
 //! supersede it before it has spread. Polling starts when the probe's IAMAT is sent (until it
 //! arrives, servers answer `?`), and a probe whose IAMAT fails is dropped. A server's latency is
-//! the middle of the round trip of the first poll it answered with the probe (when it answered,
-//! as well as the bench can tell), so its resolution is about `--poll-interval` plus half a poll
-//! round trip.
+//! the send time of the first poll it answered with the probe: a server looks the client up as
+//! the WHATSAT arrives, before its Places call, so the update arrived between the previous poll
+//! and this one. Each server is polled on its own, one poll in flight at a time, so the resolution
+//! is `--poll-interval` or a poll's round trip, whichever is longer.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,7 +16,8 @@ use std::time::Duration;
 use futures::future::join_all;
 use herd_wire::ClientTime;
 use tokio::sync::oneshot;
-use tokio::time::{Instant, MissedTickBehavior, interval};
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
 
 use crate::conn::{Endpoint, LineConn};
 use crate::request::{ErrorKind, Request};
@@ -75,95 +77,104 @@ pub async fn track(
     pools: Arc<PollPools>,
     recorder: Arc<Recorder>,
     polling: Polling,
-    mut origin: oneshot::Receiver<bool>,
+    origin: oneshot::Receiver<bool>,
 ) {
-    let mut answered = None;
-    let deadline = probe.sent_at + polling.settle;
+    let stop = CancellationToken::new();
     let request = Request::whatsat(&probe.client, 1, 0);
-    let mut pending: Vec<usize> = (0..endpoints.len())
+    let others: Vec<usize> = (0..endpoints.len())
         .filter(|i| *i != probe.origin)
         .collect();
-    let mut seen_by: Vec<(usize, Duration)> = Vec::new();
-    let mut ticker = interval(polling.interval.max(Duration::from_micros(100)));
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    while !pending.is_empty() {
-        ticker.tick().await;
-        match origin.try_recv() {
-            Ok(ok) => answered = Some(ok),
-            Err(oneshot::error::TryRecvError::Closed) => answered = answered.or(Some(false)),
-            Err(oneshot::error::TryRecvError::Empty) => {}
+    let follows = others.iter().map(|&server| {
+        let poller = Poller {
+            endpoint: &endpoints[server],
+            server,
+            pools: &pools,
+            recorder: &recorder,
+            request: &request,
+            probe: &probe,
+        };
+        poller.until_seen(polling, &stop)
+    });
+    // A probe whose IAMAT failed is no probe: stop polling for it at once.
+    let watch_origin = async {
+        let ok = origin.await.unwrap_or(false);
+        if !ok {
+            stop.cancel();
         }
-        if answered == Some(false) || Instant::now() >= deadline {
-            break;
-        }
-        let polls = pending.iter().map(|&server| {
-            poll(
-                &endpoints[server],
-                server,
-                &pools,
-                &recorder,
-                &request,
-                probe.time,
-            )
-        });
-        let seen = join_all(polls).await;
-        for (server, seen_at) in pending.iter().zip(&seen) {
-            if let Some(at) = seen_at {
-                seen_by.push((*server, at.saturating_duration_since(probe.sent_at)));
-            }
-        }
-        let mut seen = seen.iter();
-        pending.retain(|_| seen.next().is_some_and(Option::is_none));
-    }
-    let answered = match answered {
-        Some(ok) => ok,
-        None => origin.await.unwrap_or(false),
+        ok
     };
+    let (answered, seen) = tokio::join!(watch_origin, join_all(follows));
     if !answered {
         return;
     }
     recorder.probes(|p| p.started += 1);
     let mut slowest = Duration::ZERO;
-    for (server, latency) in seen_by {
-        recorder.propagation(server, latency);
-        slowest = slowest.max(latency);
+    let mut missed = Vec::new();
+    for (server, seen) in others.iter().zip(seen) {
+        match seen {
+            Some(latency) => {
+                recorder.propagation(*server, latency);
+                slowest = slowest.max(latency);
+            }
+            None => missed.push(*server),
+        }
     }
-    if pending.is_empty() {
+    if missed.is_empty() {
         recorder.converged(slowest);
     } else {
         recorder.probes(|p| p.lost += 1);
-        for server in pending {
+        for server in missed {
             recorder.probe_missed(server);
         }
     }
 }
 
-/// One WHATSAT poll: `Some(when)` if the server answered with the probe's update.
-async fn poll(
-    endpoint: &Endpoint,
+/// Polls one server for one probe.
+struct Poller<'a> {
+    endpoint: &'a Endpoint,
     server: usize,
-    pools: &PollPools,
-    recorder: &Recorder,
-    request: &Request,
-    time: ClientTime,
-) -> Option<Instant> {
-    let mut conn = pools.take(server);
-    let sent = Instant::now();
-    let result = endpoint.exchange(&mut conn, request).await;
-    // The server answered somewhere in the round trip: take the middle.
-    let now = sent + sent.elapsed() / 2;
-    if let Some(conn) = conn {
-        pools.put(server, conn);
-    }
-    recorder.probes(|p| {
-        p.polls += 1;
-        // `?` only means this server has not heard of the probe's client yet.
-        if matches!(result, Err(e) if e != ErrorKind::Rejected) {
-            p.poll_errors += 1;
+    pools: &'a PollPools,
+    recorder: &'a Recorder,
+    request: &'a Request,
+    probe: &'a Probe,
+}
+
+impl Poller<'_> {
+    /// Polls every `interval` (one poll in flight at a time) until the server answers with the
+    /// probe: its latency, or `None` at the settle deadline or when stopped.
+    async fn until_seen(self, polling: Polling, stop: &CancellationToken) -> Option<Duration> {
+        let deadline = self.probe.sent_at + polling.settle;
+        let mut next = Instant::now();
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return None,
+                _ = sleep_until(next) => {}
+            }
+            let sent = Instant::now();
+            if sent >= deadline {
+                return None;
+            }
+            next = sent + polling.interval;
+            if self.poll().await {
+                return Some(sent.saturating_duration_since(self.probe.sent_at));
+            }
         }
-    });
-    match result {
-        Ok(at) if at.time() == time => Some(now),
-        _ => None,
+    }
+
+    /// One WHATSAT: did the server answer with the probe's update?
+    async fn poll(&self) -> bool {
+        let mut conn = self.pools.take(self.server);
+        let result = self.endpoint.exchange(&mut conn, self.request).await;
+        if let Some(conn) = conn {
+            self.pools.put(self.server, conn);
+        }
+        self.recorder.probes(|p| {
+            p.polls += 1;
+            // `?` only means this server has not heard of the probe's client yet.
+            if matches!(result, Err(e) if e != ErrorKind::Rejected) {
+                p.poll_errors += 1;
+            }
+        });
+        matches!(result, Ok(at) if at.time() == self.probe.time)
     }
 }
