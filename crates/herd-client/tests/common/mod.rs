@@ -5,7 +5,6 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -155,23 +154,9 @@ pub fn filters() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// The Python target's interpreter: `HERD_PYTHON` or `<workspace>/.venv/bin/python`.
-pub fn python() -> PathBuf {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = std::env::var_os("HERD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join(".venv/bin/python"));
-    assert!(
-        python.exists(),
-        "the Python target needs {} (create it with `python3 -m venv .venv && .venv/bin/pip install -r python/requirements.txt pytest`, or set HERD_PYTHON)",
-        python.display()
-    );
-    python
-}
-
-/// One Python target server, a real process; killed on drop.
+/// One Python target server, a real process (see `mocks::python_target`); killed on drop.
 pub struct PythonServer {
-    child: Child,
+    _process: mocks::python_target::PythonServer,
     pub address: String,
     pub dir: TempDir,
 }
@@ -179,7 +164,6 @@ pub struct PythonServer {
 impl PythonServer {
     /// Starts server `Clark` of a one-server herd with `faults`, and waits until it accepts.
     pub fn start(places_url: &str, faults: &[&str]) -> PythonServer {
-        let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let port = free_port();
         let address = format!("127.0.0.1:{port}");
         let dir = tempfile::tempdir().expect("temp dir");
@@ -189,35 +173,20 @@ impl PythonServer {
             format!("[[server]]\nname = \"Clark\"\naddress = \"{address}\"\n"),
         )
         .expect("herd file");
-        let mut command = std::process::Command::new(python());
-        command
-            .arg(workspace.join("python/herd_server.py"))
-            .arg("Clark")
-            .arg("--herd")
-            .arg(&herd_file)
-            .arg("--places-url")
-            .arg(places_url)
-            .arg("--log-dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for fault in faults {
-            command.arg("--fault").arg(fault);
-        }
-        let child = command.spawn().expect("start the Python target");
-        let server = PythonServer {
-            child,
+        let process =
+            mocks::python_target::PythonServer::start(&mocks::python_target::PythonServerSpec {
+                name: "Clark",
+                herd_file: &herd_file,
+                port,
+                places_url,
+                faults,
+                log_dir: dir.path(),
+            })
+            .expect("the Python target starts");
+        PythonServer {
+            _process: process,
             address,
             dir,
-        };
-        wait_until_accepting(&server.address, Duration::from_secs(15));
-        server
-    }
-}
-
-impl Drop for PythonServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        }
     }
 }
