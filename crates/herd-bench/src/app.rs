@@ -11,7 +11,7 @@ use crate::herds::{self, HerdSource, StartedHerd};
 use crate::load::{self, Workload};
 use crate::probe::Polling;
 use crate::progress::Progress;
-use crate::report::{Parameters, Report, ServerAddress, ms};
+use crate::report::{Parameters, Percentiles, Report, ServerAddress, ms};
 use crate::stats::RunStats;
 use crate::sys::{CpuClock, CpuUse, raise_open_files};
 use crate::{hgrm, plot};
@@ -405,89 +405,98 @@ fn parameters(
     }
 }
 
-/// B / A, or None when A is zero.
-fn ratio(a: f64, b: f64) -> Option<f64> {
-    (a > 0.0).then(|| b / a)
+/// B / A, or None when either is missing or A is zero.
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if a > 0.0 => Some(b / a),
+        _ => None,
+    }
 }
 
-/// The rows of the comparison: (name, A, B, is it a latency in µs).
-fn comparison_rows(a: &Report, b: &Report) -> Vec<(&'static str, f64, f64, bool)> {
-    let mut rows = vec![(
+/// One row of the comparison: A's and B's figure (`None`: nothing was measured), and whether it
+/// is a latency in µs.
+struct Row {
+    name: &'static str,
+    a: Option<f64>,
+    b: Option<f64>,
+    latency: bool,
+}
+
+/// A latency percentile, or `None` when its histogram is empty.
+fn pick(p: &Percentiles, f: fn(&Percentiles) -> u64) -> Option<f64> {
+    (p.count > 0).then(|| f(p) as f64)
+}
+
+fn comparison_rows(a: &Report, b: &Report) -> Vec<Row> {
+    let row = |name, a, b, latency| Row {
+        name,
+        a,
+        b,
+        latency,
+    };
+    let p50: fn(&Percentiles) -> u64 = |p| p.p50_us;
+    let p99: fn(&Percentiles) -> u64 = |p| p.p99_us;
+    let mut rows = vec![row(
         "throughput (replies/s)",
-        a.rate.replies_per_s,
-        b.rate.replies_per_s,
+        Some(a.rate.replies_per_s),
+        Some(b.rate.replies_per_s),
         false,
     )];
-    let lat = |r: &Report, f: fn(&crate::report::Percentiles) -> u64, whatsat: bool| {
-        let p = if whatsat {
-            &r.whatsat.all.latency
-        } else {
-            &r.iamat.all.latency
-        };
-        f(p) as f64
-    };
-    rows.push((
-        "IAMAT p50",
-        lat(a, |p| p.p50_us, false),
-        lat(b, |p| p.p50_us, false),
-        true,
-    ));
-    rows.push((
-        "IAMAT p99",
-        lat(a, |p| p.p99_us, false),
-        lat(b, |p| p.p99_us, false),
-        true,
-    ));
+    let (ia, ib) = (&a.iamat.all.latency, &b.iamat.all.latency);
+    rows.push(row("IAMAT p50", pick(ia, p50), pick(ib, p50), true));
+    rows.push(row("IAMAT p99", pick(ia, p99), pick(ib, p99), true));
     if a.whatsat.all.sent + b.whatsat.all.sent > 0 {
-        rows.push((
-            "WHATSAT p50",
-            lat(a, |p| p.p50_us, true),
-            lat(b, |p| p.p50_us, true),
-            true,
-        ));
-        rows.push((
-            "WHATSAT p99",
-            lat(a, |p| p.p99_us, true),
-            lat(b, |p| p.p99_us, true),
-            true,
-        ));
+        let (wa, wb) = (&a.whatsat.all.latency, &b.whatsat.all.latency);
+        rows.push(row("WHATSAT p50", pick(wa, p50), pick(wb, p50), true));
+        rows.push(row("WHATSAT p99", pick(wa, p99), pick(wb, p99), true));
     }
     if a.propagation.probes.started + b.propagation.probes.started > 0 {
         let (ca, cb) = (&a.propagation.convergence, &b.propagation.convergence);
-        rows.push(("convergence p50", ca.p50_us as f64, cb.p50_us as f64, true));
-        rows.push(("convergence p99", ca.p99_us as f64, cb.p99_us as f64, true));
-        rows.push((
+        rows.push(row("convergence p50", pick(ca, p50), pick(cb, p50), true));
+        rows.push(row("convergence p99", pick(ca, p99), pick(cb, p99), true));
+        rows.push(row(
             "lost probes",
-            a.propagation.probes.lost as f64,
-            b.propagation.probes.lost as f64,
+            Some(a.propagation.probes.lost as f64),
+            Some(b.propagation.probes.lost as f64),
             false,
         ));
     }
     rows
 }
 
-/// The side-by-side ratios printed after a `--compare` run.
+/// The side-by-side ratios printed after a `--compare` run; `-` where a side measured nothing.
 pub fn comparison_table(a: &Report, b: &Report) -> String {
     let mut out = format!(
         "Comparison: B / A\n{:<24} {:>14} {:>14} {:>9}\n",
         "", "A", "B", "B/A"
     );
-    for (name, va, vb, latency) in comparison_rows(a, b) {
-        let (name, sa, sb) = if latency {
-            (format!("{name} (ms)"), ms(va as u64), ms(vb as u64))
-        } else {
-            (name.to_owned(), format!("{va:.1}"), format!("{vb:.1}"))
+    for row in comparison_rows(a, b) {
+        let show = |v: Option<f64>| match v {
+            None => "-".to_owned(),
+            Some(v) if row.latency => ms(v as u64),
+            Some(v) => format!("{v:.1}"),
         };
-        let r = ratio(va, vb).map_or_else(|| "-".to_owned(), |r| format!("{r:.3}"));
-        let _ = writeln!(out, "{name:<24} {sa:>14} {sb:>14} {r:>9}");
+        let name = if row.latency {
+            format!("{} (ms)", row.name)
+        } else {
+            row.name.to_owned()
+        };
+        let r = ratio(row.a, row.b).map_or_else(|| "-".to_owned(), |r| format!("{r:.3}"));
+        let _ = writeln!(
+            out,
+            "{name:<24} {:>14} {:>14} {r:>9}",
+            show(row.a),
+            show(row.b)
+        );
     }
     out
 }
 
 fn comparison_json(a: &Report, b: &Report) -> serde_json::Value {
     let mut ratios = serde_json::Map::new();
-    for (name, va, vb, _) in comparison_rows(a, b) {
-        let key = name
+    for row in comparison_rows(a, b) {
+        let key = row
+            .name
             .split(' ')
             .take_while(|w| !w.starts_with('('))
             .collect::<Vec<_>>()
@@ -495,7 +504,7 @@ fn comparison_json(a: &Report, b: &Report) -> serde_json::Value {
             .to_lowercase();
         ratios.insert(
             key,
-            serde_json::json!({"a": va, "b": vb, "b_over_a": ratio(va, vb)}),
+            serde_json::json!({"a": row.a, "b": row.b, "b_over_a": ratio(row.a, row.b)}),
         );
     }
     serde_json::json!({ "a": a, "b": b, "ratios": ratios })
@@ -556,4 +565,19 @@ fn write_outputs(args: &Args, reports: &[Report], stats: &[RunStats]) -> anyhow:
         println!("Plot: {}", path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_need_both_sides_and_a_non_zero_base() {
+        assert_eq!(ratio(Some(2.0), Some(3.0)), Some(1.5));
+        assert_eq!(ratio(Some(0.0), Some(3.0)), None);
+        assert_eq!(ratio(Some(2.0), None), None);
+        assert_eq!(ratio(None, Some(2.0)), None);
+        let empty = Percentiles::default();
+        assert_eq!(pick(&empty, |p| p.p50_us), None);
+    }
 }
