@@ -17,7 +17,10 @@ use crate::setup::{FramingChoice, Settings, Source, prepare};
 /// Checks a proxy-herd server against protocol.md and says exactly what deviates.
 ///
 /// Examples:
-///   conformance                                   # the reference herd, started in-process
+///   conformance                                   # every test on the reference herd (5 processes)
+///   conformance --herd winter21                   # a running herd at the preset's addresses
+///   conformance --herd spring20 --spawn 'python3 server.py {name}'   # a submission: the suite
+///                                                 #   owns the processes (ports in the herd file)
 ///   conformance --target localhost:12000          # a running server (start it with the printed
 ///                                                 #   Places URL; fix it with --places-port)
 ///   conformance --places-port 8123 --target localhost:12000 --name Riley
@@ -27,10 +30,18 @@ use crate::setup::{FramingChoice, Settings, Source, prepare};
 ///   conformance --list                            # every test ID with its requirement
 ///   conformance --run 'iamat/*' --skip iamat/diff-epoch --junit report.xml --json report.json
 ///   conformance --target localhost:12000 --known-failing known.txt --strict
+///   conformance --run flood --run resilience --seed 7 --settle 3s
 ///
 /// --spawn placeholders: {name} {port} {host} {places_url} {herd} (a herd TOML file with every
-/// server's real address) {log_dir}. Spawned servers run in their own process group and are
-/// stopped at the end, on failure and on Ctrl-C.
+/// server's real address) {log_dir}. Without {port} and {herd} the servers must listen on the
+/// --herd file's ports. Spawned servers run in their own process group and are
+/// stopped at the end, on failure and on Ctrl-C; resilience tests stop single servers (SIGTERM,
+/// SIGKILL after 2 s) and restart them with the same command.
+///
+/// Herd tests (flood/*, resilience/*) need the whole herd: no arguments, --herd alone (a running
+/// herd: start it with the printed Places URL, fixed with --places-port), or --spawn. Tests that
+/// stop servers (needs:spawn) are skipped, saying why, when the suite does not own the processes.
+/// Their report gives, per update and server, how long it took to learn the update (or NEVER).
 ///
 /// Exit status: 0 every MUST test passed (SHOULD failures are warnings unless --strict),
 /// 1 some test failed, 2 the suite could not run (bad arguments, target unreachable).
@@ -50,9 +61,22 @@ pub struct Args {
     #[arg(long, value_name = "CMD")]
     pub spawn: Option<String>,
 
-    /// The herd (preset or TOML file) for --spawn and for the reference run.
-    #[arg(long, default_value = "winter21", value_name = "PRESET|FILE")]
-    pub herd: String,
+    /// The herd (preset or TOML file: names, addresses, links; default winter21). Alone, it
+    /// names a running herd to check. With --spawn, the servers to start: on free ports when the
+    /// template has {port} or {herd}, else on the herd file's own ports (a submission that
+    /// reads its ports from its own code).
+    #[arg(long, value_name = "PRESET|FILE")]
+    pub herd: Option<String>,
+
+    /// Without --target/--spawn/--herd: start the reference herd in this process (faster;
+    /// resilience tests are skipped) instead of one process per server.
+    #[arg(long, conflicts_with_all = ["target", "spawn"])]
+    pub in_process: bool,
+
+    /// Seeds the order of cases, the servers chosen and the client IDs (default: random,
+    /// printed in the header so a run can be repeated).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 
     /// Which server of the herd single-server tests talk to (default: the herd's first).
     #[arg(long, value_name = "NAME")]
@@ -96,8 +120,8 @@ pub struct Args {
     #[arg(long, default_value = "0.5", value_parser = parse_duration, value_name = "DURATION")]
     pub clock_tolerance: Duration,
 
-    /// How long herd-wide checks wait for a flood to settle.
-    #[arg(long, default_value = "5", value_parser = parse_duration, value_name = "DURATION")]
+    /// Convergence deadline: how long a herd test waits for every server to learn an update.
+    #[arg(long, default_value = "2", value_parser = parse_duration, value_name = "DURATION")]
     pub settle: Duration,
 
     /// Write a JUnit XML report here.
@@ -152,7 +176,8 @@ async fn run_inner(args: Args) -> Result<u8, String> {
         Some(path) => select::known_failing(path, &all).map_err(|e| format!("{e:#}"))?,
         None => Default::default(),
     };
-    let herd = Herd::load(&args.herd).map_err(|e| e.to_string())?;
+    let herd_spec = args.herd.clone().unwrap_or_else(|| "winter21".to_owned());
+    let herd = Herd::load(&herd_spec).map_err(|e| e.to_string())?;
     let server = match &args.server {
         Some(name) if herd.server(name).is_none() => {
             return Err(format!(
@@ -180,11 +205,17 @@ async fn run_inner(args: Args) -> Result<u8, String> {
             server: server.clone(),
             whole_herd,
         },
-        (None, None) => Source::Reference {
+        (None, None) if args.herd.is_some() && !args.in_process => Source::Herd {
             herd: herd.clone(),
             server: server.clone(),
         },
+        (None, None) => Source::Reference {
+            herd: herd.clone(),
+            server: server.clone(),
+            in_process: args.in_process,
+        },
     };
+    let seed = args.seed.unwrap_or_else(rand::random);
     let settings = Settings {
         source,
         places_port: args.places_port,
@@ -192,6 +223,7 @@ async fn run_inner(args: Args) -> Result<u8, String> {
         timeout: args.timeout,
         settle: args.settle,
         clock_tolerance: args.clock_tolerance,
+        seed,
     };
     let prepared = prepare(settings).await.map_err(|e| e.0)?;
     let env = prepared.env;
@@ -199,6 +231,10 @@ async fn run_inner(args: Args) -> Result<u8, String> {
     for line in &prepared.header {
         println!("  {line}");
     }
+    println!(
+        "  seed: {seed} (--seed {seed} repeats the choices); settle: {} s",
+        args.settle.as_secs_f64()
+    );
     println!();
 
     let verdicts = Verdicts {
@@ -224,6 +260,7 @@ async fn run_inner(args: Args) -> Result<u8, String> {
         target: &prepared.target_label,
         framing: env.framing.as_str(),
         places_url: &env.stand_in.uri(),
+        seed,
         trace: args.trace,
     };
     if let Some(path) = &args.json {

@@ -8,15 +8,23 @@
 //! - [`wire`]: a client for both framings that records a transcript;
 //! - [`setup`]: the servers under test (reference herd, `--target`, `--spawn`) and the probe;
 //! - [`spawn`]: process control for `--spawn`;
+//! - [`topology`]: the herd's links and which servers an update can reach;
+//! - [`propagation`]: per update and server, when it was learned (for the reports);
+//! - [`sniffer`]: a listener in place of a stopped server, to count what neighbours send;
+//! - [`reference`]: the hidden `reference-server` mode that runs one reference server;
 //! - [`report`]: terminal, JUnit and JSON reports;
 //! - [`cli`]: the command line.
 
 pub mod catalogue;
 pub mod cli;
 pub mod expect;
+pub mod propagation;
+pub mod reference;
 pub mod report;
 pub mod runner;
 pub mod select;
 pub mod setup;
+pub mod sniffer;
 pub mod spawn;
+pub mod topology;
 pub mod wire;

@@ -4,9 +4,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use conformance::cli::{Args, run};
+use conformance::reference::{ReferenceArgs, SUBCOMMAND, serve};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The hidden mode the suite spawns for its reference herd.
+    if std::env::args().nth(1).as_deref() == Some(SUBCOMMAND) {
+        let args = ReferenceArgs::parse_from(std::env::args().skip(1));
+        return ExitCode::from(serve(args).await);
+    }
     let args = Args::parse();
     // On Ctrl-C or SIGTERM the run future is dropped, which stops every server it spawned.
     let code = tokio::select! {

@@ -13,9 +13,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rand::{Rng as _, SeedableRng as _};
 use tokio::time::Instant;
 
+use crate::propagation::Propagation;
 use crate::spawn::Spawner;
+use crate::topology::Topology;
 use crate::wire::{Conn, End, Received, Transcript, WireEvent};
 
 /// How strongly protocol.md asks for something.
@@ -160,6 +163,13 @@ pub struct Env {
     pub clock_tolerance: Duration,
     /// Process control when the suite started the servers.
     pub procs: Option<Arc<Spawner>>,
+    /// The whole herd's names, addresses and links, when the suite checks a whole herd
+    /// (`needs:herd` tests are skipped without it).
+    pub topology: Option<Topology>,
+    /// Seeds the order of cases, the servers chosen and the client IDs (`--seed`).
+    pub seed: u64,
+    /// Differs between runs, so a repeated seed never reuses a client ID on a running herd.
+    pub run_stamp: String,
 }
 
 /// What a test gets.
@@ -172,6 +182,10 @@ pub struct Ctx {
     pub deadline: Instant,
     /// Unique per test run, so client IDs never collide across tests or runs.
     unique: String,
+    /// Seeded from `--seed` and the test ID: the same seed repeats a test's choices.
+    rng: std::sync::Mutex<rand::rngs::StdRng>,
+    /// Per update, when each server learned it (herd tests), for the reports.
+    pub propagation: std::sync::Mutex<Vec<Propagation>>,
 }
 
 /// What one exchange expects back.
@@ -190,14 +204,55 @@ pub const WHATSAT_GRACE: Duration = Duration::from_millis(300);
 
 impl Ctx {
     pub fn new(env: Arc<Env>, test_id: &'static str) -> Ctx {
-        let deadline = Instant::now() + env.timeout;
-        let unique = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+        let deadline = Instant::now() + budget(&env, test_id);
+        let test_hash = test_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let mut rng = rand::rngs::StdRng::seed_from_u64(env.seed ^ test_hash);
+        let unique = format!("{:06x}{}", rng.random::<u32>() & 0xff_ffff, env.run_stamp);
         Ctx {
             env,
             test_id,
             transcript: Arc::new(Transcript::default()),
             deadline,
             unique,
+            rng: std::sync::Mutex::new(rng),
+            propagation: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A seeded random number below `n` (0 when `n` is 0).
+    pub fn pick(&self, n: usize) -> usize {
+        if n == 0 {
+            return 0;
+        }
+        self.rng
+            .lock()
+            .map(|mut r| r.random_range(0..n))
+            .unwrap_or(0)
+    }
+
+    /// `items` in a seeded random order.
+    pub fn shuffled<T>(&self, mut items: Vec<T>) -> Vec<T> {
+        for i in (1..items.len()).rev() {
+            let j = self.pick(i + 1);
+            items.swap(i, j);
+        }
+        items
+    }
+
+    /// The herd's topology (herd tests are skipped before they run without one).
+    pub fn topology(&self) -> Result<&Topology, Problem> {
+        self.env
+            .topology
+            .as_ref()
+            .ok_or_else(|| Problem::Skip(NO_HERD.to_owned()))
+    }
+
+    /// Records when each server learned an update, for the reports.
+    pub fn record(&self, propagation: Propagation) {
+        if let Ok(mut all) = self.propagation.lock() {
+            all.push(propagation);
         }
     }
 
@@ -226,29 +281,41 @@ impl Ctx {
     /// Sends one command in the run's framing and reads its reply. In eof framing the reply is
     /// everything up to the server's close.
     pub async fn exchange(&self, command: &[u8], shape: Shape) -> Result<Received, Problem> {
-        let mut conn = self.connect().await?;
-        let send = |e: String| Problem::Fail(Failure::new(e));
-        match self.env.framing {
-            Framing::Line => {
-                let mut line = command.to_vec();
-                if !line.ends_with(b"\n") {
-                    line.push(b'\n');
-                }
-                conn.send(&line).await.map_err(send)?;
-                Ok(match shape {
-                    Shape::Line => conn.read_until(crate::wire::line_end, self.deadline).await,
-                    Shape::Whatsat => conn.read_whatsat(self.deadline, WHATSAT_GRACE, false).await,
-                    Shape::WhatsatLinger => {
-                        conn.read_whatsat(self.deadline, WHATSAT_GRACE, true).await
-                    }
-                })
-            }
-            Framing::Eof => {
-                conn.send(command).await.map_err(send)?;
-                conn.half_close().await.map_err(send)?;
-                Ok(conn.read_to_eof(self.deadline).await)
-            }
-        }
+        self.exchange_with(self.target().addr, command, shape, self.deadline)
+            .await
+            .map_err(|e| Problem::Fail(Failure::new(e)))
+    }
+
+    /// Like [`Ctx::exchange`], with any server and deadline.
+    pub async fn exchange_with(
+        &self,
+        addr: SocketAddr,
+        command: &[u8],
+        shape: Shape,
+        deadline: Instant,
+    ) -> Result<Received, String> {
+        exchange_on(
+            self.env.framing,
+            &self.transcript,
+            addr,
+            command,
+            shape,
+            deadline,
+        )
+        .await
+    }
+
+    /// Like [`Ctx::exchange_with`], left out of the transcript (for the many polls of a flood
+    /// check, which would drown the exchanges that matter).
+    pub async fn poll_with(
+        &self,
+        addr: SocketAddr,
+        command: &[u8],
+        shape: Shape,
+        deadline: Instant,
+    ) -> Result<Received, String> {
+        let quiet = Arc::new(Transcript::default());
+        exchange_on(self.env.framing, &quiet, addr, command, shape, deadline).await
     }
 
     /// Sends a command and fails unless a reply arrived: names a timeout or a close without reply.
@@ -261,6 +328,51 @@ impl Ctx {
     /// Time left before the deadline.
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// One command in `framing` to `addr`, recorded in `transcript`.
+async fn exchange_on(
+    framing: Framing,
+    transcript: &Arc<Transcript>,
+    addr: SocketAddr,
+    command: &[u8],
+    shape: Shape,
+    deadline: Instant,
+) -> Result<Received, String> {
+    let mut conn = Conn::connect(addr, transcript, deadline).await?;
+    match framing {
+        Framing::Line => {
+            let mut line = command.to_vec();
+            if !line.ends_with(b"\n") {
+                line.push(b'\n');
+            }
+            conn.send(&line).await?;
+            Ok(match shape {
+                Shape::Line => conn.read_until(crate::wire::line_end, deadline).await,
+                Shape::Whatsat => conn.read_whatsat(deadline, WHATSAT_GRACE, false).await,
+                Shape::WhatsatLinger => conn.read_whatsat(deadline, WHATSAT_GRACE, true).await,
+            })
+        }
+        Framing::Eof => {
+            conn.send(command).await?;
+            conn.half_close().await?;
+            Ok(conn.read_to_eof(deadline).await)
+        }
+    }
+}
+
+/// Why a `needs:herd` test cannot run.
+pub const NO_HERD: &str =
+    "needs the whole herd: run with --herd PRESET|FILE (a running herd) or --spawn, not --target";
+
+/// How long a test may take: herd-wide tests wait for floods, server restarts and many cases.
+fn budget(env: &Env, test_id: &str) -> Duration {
+    let herd_wide = test_id.starts_with("flood/") || test_id.starts_with("resilience/");
+    if herd_wide {
+        env.timeout + env.settle * 12 + Duration::from_secs(20)
+    } else {
+        env.timeout
     }
 }
 
@@ -326,6 +438,8 @@ pub struct TestResult {
     pub expected: Option<Vec<u8>>,
     pub actual: Option<Vec<u8>>,
     pub transcript: Vec<WireEvent>,
+    /// Per update, when each server learned it (herd tests).
+    pub propagation: Vec<Propagation>,
 }
 
 /// Options that change verdicts.
@@ -375,13 +489,17 @@ async fn run_one(
 ) -> TestResult {
     let started = Instant::now();
     let ctx = Ctx::new(Arc::clone(env), case.id);
-    let verdict = if case.tags.contains(&"needs:spawn") && env.procs.is_none() {
+    let verdict = if case.tags.contains(&"needs:herd") && env.topology.is_none() {
+        Err(Problem::Skip(NO_HERD.into()))
+    } else if case.tags.contains(&"needs:spawn") && env.procs.is_none() {
         Err(Problem::Skip(
-            "needs to stop and start servers: run with --spawn so the suite owns them".into(),
+            "needs to stop and start servers: run with --spawn (or no arguments, for the reference \
+             herd) so the suite owns the server processes"
+                .into(),
         ))
     } else {
         // The reads inside a test stop at its deadline; this outer limit is a safety net.
-        let limit = env.timeout + Duration::from_secs(1);
+        let limit = budget(env, case.id) + Duration::from_secs(1);
         match tokio::time::timeout(limit, (case.run)(&ctx)).await {
             Ok(v) => v,
             Err(_) => Err(Problem::Fail(Failure::new(format!(
@@ -419,6 +537,11 @@ async fn run_one(
         expected: failure.expected,
         actual: failure.actual,
         transcript: ctx.transcript.events(),
+        propagation: ctx
+            .propagation
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default(),
     }
 }
 

@@ -12,13 +12,21 @@ use tokio::time::Instant;
 use crate::expect::{now_ns, time_text};
 use crate::runner::{Env, Framing, Target};
 use crate::spawn::Spawner;
+use crate::topology::Topology;
 use crate::wire::{Conn, End, Transcript, line_end};
 
 /// Where the servers come from.
 #[derive(Clone, Debug)]
 pub enum Source {
-    /// Start the reference herd in-process.
-    Reference { herd: Herd, server: String },
+    /// Start the reference herd: one `conformance reference-server` process per server (so
+    /// resilience tests can stop them), or all in this process with `in_process`.
+    Reference {
+        herd: Herd,
+        server: String,
+        in_process: bool,
+    },
+    /// A herd someone else runs, at the addresses of the herd file.
+    Herd { herd: Herd, server: String },
     /// A server someone else runs.
     Target {
         address: String,
@@ -51,6 +59,8 @@ pub struct Settings {
     pub timeout: Duration,
     pub settle: Duration,
     pub clock_tolerance: Duration,
+    /// Seeds the tests' choices (`--seed`).
+    pub seed: u64,
 }
 
 /// A ready run: the environment for the tests, what to tell the user, and what keeps the
@@ -87,8 +97,64 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
     let mut header = Vec::new();
     let mut reference = None;
     let mut procs = None;
+    let mut topology = None;
     let targets: Vec<Target> = match &settings.source {
-        Source::Reference { herd, server } => {
+        Source::Reference {
+            herd,
+            server,
+            in_process: false,
+        } => {
+            let exe = std::env::current_exe()
+                .map_err(|e| CannotRun(format!("cannot find the suite's own program: {e}")))?;
+            let template = format!(
+                "{} {} {{name}} --herd {{herd}} --places-url {{places_url}} --log-dir {{log_dir}}",
+                crate::spawn::shell_quote(&exe.display().to_string()),
+                crate::reference::SUBCOMMAND
+            );
+            let (spawner, targets) =
+                spawn_servers(&template, herd, server, true, &places_url).await?;
+            header.push(format!(
+                "reference herd {}: {} reference-server processes (stopped and restarted by \
+                 resilience tests): {}",
+                herd.origin,
+                targets.len(),
+                describe(&targets)
+            ));
+            header.push(format!(
+                "  logs and output: {}",
+                spawner.log_dir().display()
+            ));
+            topology = Some(Topology::from_herd(spawner.herd())?);
+            procs = Some(Arc::new(spawner));
+            targets
+        }
+        Source::Herd { herd, server } => {
+            let t = Topology::from_herd(herd)?;
+            let mut targets: Vec<Target> = Vec::new();
+            for name in t.names() {
+                let addr = t
+                    .address(name)
+                    .ok_or_else(|| CannotRun(format!("no address for {name}")))?;
+                targets.push(Target {
+                    addr,
+                    name: Some(name.clone()),
+                    name_configured: true,
+                });
+            }
+            primary_first(&mut targets, server);
+            header.push(format!(
+                "running herd {}: {}",
+                herd.origin,
+                describe(&targets)
+            ));
+            topology = Some(t);
+            targets
+        }
+        Source::Reference {
+            herd,
+            server,
+            in_process: true,
+        } => {
             let choice = herd_server::PlacesChoice::choose(
                 Some(&places_url),
                 None,
@@ -107,23 +173,15 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
                 })
                 .collect();
             header.push(format!(
-                "reference herd {} started in-process: {}",
+                "reference herd {} started in-process (resilience tests need processes: drop \
+                 --in-process): {}",
                 herd.origin,
-                targets
-                    .iter()
-                    .map(|t| format!("{} {}", t.name.as_deref().unwrap_or("?"), t.addr))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                describe(&targets)
             ));
+            topology = Some(Topology::from_herd(&local.herd)?);
             reference = Some(local);
-            // Single-server tests talk to the first target.
             let mut targets = targets;
-            if let Some(i) = targets
-                .iter()
-                .position(|t| t.name.as_deref() == Some(server.as_str()))
-            {
-                targets.swap(0, i);
-            }
+            primary_first(&mut targets, server);
             targets
         }
         Source::Target { address, name } => {
@@ -140,33 +198,16 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
             server,
             whole_herd,
         } => {
-            let spawner = Spawner::new(template, herd, &places_url)?;
-            let mut names: Vec<String> = vec![server.clone()];
-            if *whole_herd {
-                names.extend(
-                    herd.names()
-                        .iter()
-                        .map(|n| (*n).to_owned())
-                        .filter(|n| n != server),
-                );
-            }
-            let mut targets = Vec::new();
-            for name in &names {
-                spawner
-                    .start(name)
-                    .await
-                    .map_err(|e| CannotRun(format!("cannot start server {name}: {e:#}")))?;
-                targets.push(Target {
-                    addr: spawner.address(name)?,
-                    name: Some(name.clone()),
-                    name_configured: true,
-                });
-            }
+            let (spawner, targets) =
+                spawn_servers(template, herd, server, *whole_herd, &places_url).await?;
             header.push(format!("spawned: {}", spawner.command_for(server)?));
             header.push(format!(
                 "  logs and output: {}",
                 spawner.log_dir().display()
             ));
+            if *whole_herd {
+                topology = Some(Topology::from_herd(spawner.herd())?);
+            }
             procs = Some(Arc::new(spawner));
             targets
         }
@@ -206,11 +247,67 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
             settle: settings.settle,
             clock_tolerance: settings.clock_tolerance,
             procs,
+            topology,
+            seed: settings.seed,
+            run_stamp: format!("{:04x}", rand::random::<u16>()),
         }),
         header,
         target_label,
         _reference: reference,
     })
+}
+
+/// Starts `server` (and, with `whole_herd`, every other server of the herd, all at once) from
+/// `template`; returns the spawner and the targets, `server` first.
+async fn spawn_servers(
+    template: &str,
+    herd: &Herd,
+    server: &str,
+    whole_herd: bool,
+    places_url: &str,
+) -> Result<(Spawner, Vec<Target>), CannotRun> {
+    let spawner = Spawner::new(template, herd, places_url)?;
+    let mut names: Vec<String> = vec![server.to_owned()];
+    if whole_herd {
+        names.extend(
+            herd.names()
+                .iter()
+                .map(|n| (*n).to_owned())
+                .filter(|n| n != server),
+        );
+    }
+    let started = futures::future::join_all(names.iter().map(|name| spawner.start(name))).await;
+    for (name, result) in names.iter().zip(started) {
+        result.map_err(|e| CannotRun(format!("cannot start server {name}: {e:#}")))?;
+    }
+    let mut targets = Vec::new();
+    for name in &names {
+        targets.push(Target {
+            addr: spawner.address(name)?,
+            name: Some(name.clone()),
+            name_configured: true,
+        });
+    }
+    Ok((spawner, targets))
+}
+
+/// `Riley 127.0.0.1:1234, Jaquez ...`.
+fn describe(targets: &[Target]) -> String {
+    targets
+        .iter()
+        .map(|t| format!("{} {}", t.name.as_deref().unwrap_or("?"), t.addr))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Puts `server` first: single-server tests talk to the first target.
+fn primary_first(targets: &mut [Target], server: &str) {
+    if let Some(i) = targets
+        .iter()
+        .position(|t| t.name.as_deref() == Some(server))
+    {
+        targets.swap(0, i);
+    }
 }
 
 async fn resolve(address: &str) -> Result<SocketAddr, CannotRun> {

@@ -49,20 +49,39 @@ pub struct Spawner {
 impl Spawner {
     /// Checks `template`, gives every server of `herd` a free port on 127.0.0.1 and writes the
     /// herd file the servers may read.
+    ///
+    /// A template without `{port}` and `{herd}` cannot tell a server where to listen, so the
+    /// servers must use the herd file's own ports (a course submission with ports in its code);
+    /// those must be free.
     pub fn new(template: &str, herd: &Herd, places_url: &str) -> anyhow::Result<Spawner> {
         check_template(template)?;
-        let listeners = herd
-            .servers()
-            .iter()
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-            .collect::<Result<Vec<_>, _>>()
-            .context("cannot find free ports on 127.0.0.1")?;
-        let ports = listeners
-            .iter()
-            .map(|l| l.local_addr().map(|a| a.port()))
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(listeners);
-        let herd = herd.on_ports(&ports);
+        let herd = if uses_herd_ports(template) {
+            for spec in herd.servers() {
+                if std::net::TcpStream::connect(&spec.address).is_ok() {
+                    bail!(
+                        "{} of herd {} should listen on {}, but something already does: stop it, \
+                         or pass {{port}} in --spawn, or use a herd file with free ports",
+                        spec.name,
+                        herd.origin,
+                        spec.address
+                    );
+                }
+            }
+            herd.clone()
+        } else {
+            let listeners = herd
+                .servers()
+                .iter()
+                .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+                .collect::<Result<Vec<_>, _>>()
+                .context("cannot find free ports on 127.0.0.1")?;
+            let ports = listeners
+                .iter()
+                .map(|l| l.local_addr().map(|a| a.port()))
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(listeners);
+            herd.on_ports(&ports)
+        };
         let dir = tempfile::Builder::new()
             .prefix("conformance-spawn-")
             .tempdir()
@@ -136,7 +155,11 @@ impl Spawner {
         let command = self.command_for(name)?;
         let addr = self.address(name)?;
         let out_path = self.log_dir().join(format!("{name}.out"));
-        let out = std::fs::File::create(&out_path)?;
+        // Appended, so a restarted server's earlier output is kept.
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&out_path)?;
         let err = out.try_clone()?;
         let child = Command::new("sh")
             .arg("-c")
@@ -243,7 +266,13 @@ fn signal_group(child: &Child, signal: Signal) {
     }
 }
 
-/// Rejects templates with unknown placeholders or no way to learn the port.
+/// Whether servers started from `template` must listen on the herd file's ports (it passes
+/// neither `{port}` nor `{herd}`).
+pub fn uses_herd_ports(template: &str) -> bool {
+    !template.contains("{port}") && !template.contains("{herd}")
+}
+
+/// Rejects templates with unknown placeholders or no server name.
 pub fn check_template(template: &str) -> anyhow::Result<()> {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -260,16 +289,16 @@ pub fn check_template(template: &str) -> anyhow::Result<()> {
         }
         rest = &after[close + 1..];
     }
-    if !template.contains("{port}") && !template.contains("{herd}") {
+    if !template.contains("{name}") && !template.contains("{port}") {
         bail!(
-            "--spawn needs {{port}} (or {{herd}}, a herd file with the ports) so each server knows where to listen"
+            "--spawn needs {{name}} (or {{port}}) so each server of the herd gets its own command"
         );
     }
     Ok(())
 }
 
 /// Quotes `value` for `sh` when it holds anything but safe characters.
-fn shell_quote(value: &str) -> String {
+pub fn shell_quote(value: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
     if !value.is_empty() && value.chars().all(safe) {
         value.to_owned()
@@ -307,7 +336,10 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(unknown.is_some_and(|e| e.contains("{nmae}")));
-        assert!(check_template("run {name}").is_err());
+        assert!(check_template("run {name}").is_ok());
+        assert!(uses_herd_ports("python3 server.py {name}"));
+        assert!(!uses_herd_ports("run {herd} {name}"));
+        assert!(check_template("run").is_err());
     }
 
     #[test]

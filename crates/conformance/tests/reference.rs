@@ -27,7 +27,7 @@ fn reference_herd_passes_every_test_and_reports_agree() {
         started.elapsed()
     );
     assert!(
-        text.contains("reference herd winter21 started in-process: Riley 127.0.0.1:"),
+        text.contains("reference herd winter21: 5 reference-server processes (stopped and restarted by resilience tests): Riley 127.0.0.1:"),
         "{text}"
     );
     assert!(

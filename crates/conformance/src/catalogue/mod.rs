@@ -2,9 +2,12 @@
 //! IAMAT and judging its AT reply field by field).
 
 pub mod errors;
+pub mod flood;
 pub mod framing;
+pub mod herd;
 pub mod iamat;
 pub mod places;
+pub mod resilience;
 pub mod whatsat;
 
 use crate::expect::{self, diff_text, now_ns, parse_diff, time_text};
@@ -18,6 +21,8 @@ pub fn all() -> Vec<&'static TestCase> {
         places::TESTS,
         errors::TESTS,
         framing::TESTS,
+        flood::TESTS,
+        resilience::TESTS,
     ]
     .iter()
     .flat_map(|section| section.iter())

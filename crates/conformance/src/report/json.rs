@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::propagation::Propagation;
 use crate::runner::{Level, Outcome, Summary, TestResult};
 use crate::wire::WireEvent;
 
@@ -12,6 +13,7 @@ struct JsonReport<'a> {
     target: &'a str,
     framing: &'a str,
     places_url: &'a str,
+    seed: u64,
     summary: Summary,
     results: Vec<JsonResult<'a>>,
 }
@@ -28,6 +30,9 @@ struct JsonResult<'a> {
     message: Option<&'a str>,
     expected: Option<String>,
     actual: Option<String>,
+    /// Per update, each server's verdict and when it learned it (herd tests).
+    #[serde(skip_serializing_if = "<[Propagation]>::is_empty")]
+    propagation: &'a [Propagation],
     #[serde(skip_serializing_if = "Option::is_none")]
     transcript: Option<&'a [WireEvent]>,
 }
@@ -38,6 +43,7 @@ pub struct RunInfo<'a> {
     pub target: &'a str,
     pub framing: &'a str,
     pub places_url: &'a str,
+    pub seed: u64,
     pub trace: bool,
 }
 
@@ -49,6 +55,7 @@ pub fn render(results: &[TestResult], info: &RunInfo<'_>) -> String {
         target: info.target,
         framing: info.framing,
         places_url: info.places_url,
+        seed: info.seed,
         summary: Summary::of(results),
         results: results
             .iter()
@@ -63,6 +70,7 @@ pub fn render(results: &[TestResult], info: &RunInfo<'_>) -> String {
                 message: r.message.as_deref(),
                 expected: text(&r.expected),
                 actual: text(&r.actual),
+                propagation: &r.propagation,
                 transcript: info.trace.then_some(r.transcript.as_slice()),
             })
             .collect(),

@@ -46,12 +46,23 @@ pub fn render(results: &[TestResult]) -> anyhow::Result<String> {
             case.set_time(r.duration);
             if r.outcome == Outcome::Warn {
                 case.set_system_out(format!("warning (SHOULD): {message}\n{}", details(r)));
+            } else if !r.propagation.is_empty() {
+                case.set_system_out(propagation_lines(r));
             }
             suite.add_test_case(case);
         }
         report.add_test_suite(suite);
     }
     Ok(report.to_string()?)
+}
+
+/// Per update, each server's verdict, one line each.
+fn propagation_lines(r: &TestResult) -> String {
+    r.propagation
+        .iter()
+        .map(|p| p.line())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Requirement, problem, expected and actual, as plain text.
@@ -65,6 +76,9 @@ fn details(r: &TestResult) -> String {
         (None, Some(a)) => lines.push(format!("actual:   {}", escape(a))),
         (Some(e), None) => lines.push(format!("expected: {}", escape(e))),
         (None, None) => {}
+    }
+    if !r.propagation.is_empty() {
+        lines.push(propagation_lines(r));
     }
     lines.join("\n")
 }

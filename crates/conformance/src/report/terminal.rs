@@ -66,6 +66,11 @@ impl<W: Write> Terminal<W> {
             };
             writeln!(self.out, "      {label}: {message}")?;
         }
+        // Per update, when each server learned it: the grader's per-server verdict.
+        for p in &r.propagation {
+            let mark = if p.failed() { "×" } else { "·" };
+            writeln!(self.out, "      {mark} {}", p.line())?;
+        }
         if detailed {
             match (&r.expected, &r.actual) {
                 (Some(e), Some(a)) => {

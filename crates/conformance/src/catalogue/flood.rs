@@ -1,0 +1,651 @@
+//! `flood/*`: a whole herd converges (protocol.md §5) — every update reaches every server, the AT
+//! line served anywhere is the one the receiving server produced, newer wins and older changes
+//! nothing everywhere, many clients at once are all kept, servers pass locations and never Places
+//! data, and one update does not set off a storm.
+//!
+//! Expectations come from the topology ([`crate::topology`]); each test records, per update and
+//! server, when the server learned it (see [`crate::propagation`]).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::herd::{
+    Answer, Spread, addr, ask, await_lines, iamat_at, judge, label, names, restore, set_down,
+    spread_and_check, update_at,
+};
+use super::{time_from_now, unique_position};
+use crate::case;
+use crate::expect::now_ns;
+use crate::propagation::{Learned, Propagation, Verdict};
+use crate::runner::{Ctx, Failure, Problem, TestCase, fail};
+use crate::sniffer::Sniffer;
+
+pub static TESTS: &[TestCase] = &[
+    case!(
+        "flood/reaches-every-server",
+        Must,
+        ["needs:herd"],
+        "An IAMAT at any server reaches every other server of the herd within the settle deadline.",
+        reaches_every_server
+    ),
+    case!(
+        "flood/at-line-identical",
+        Must,
+        ["needs:herd"],
+        "A WHATSAT at any server serves the AT line the receiving server returned, byte for byte (its name and difference).",
+        at_line_identical
+    ),
+    case!(
+        "flood/newer-replaces",
+        Must,
+        ["needs:herd"],
+        "A newer IAMAT at another server replaces the location everywhere.",
+        newer_replaces
+    ),
+    case!(
+        "flood/older-changes-nothing",
+        Must,
+        ["needs:herd"],
+        "An older IAMAT at another server changes nothing anywhere.",
+        older_changes_nothing
+    ),
+    case!(
+        "flood/concurrent-newest-wins",
+        Must,
+        ["needs:herd"],
+        "Two IAMATs for one client at distant servers at the same moment: every server ends with the one of greater client time.",
+        concurrent_newest_wins
+    ),
+    case!(
+        "flood/concurrent-same-time",
+        Should,
+        ["needs:herd"],
+        "Two IAMATs for one client with the same client time but different positions, at distant servers at once, converge to a single answer everywhere.",
+        concurrent_same_time
+    ),
+    case!(
+        "flood/many-clients",
+        Must,
+        ["needs:herd"],
+        "Hundreds of distinct clients sent across all servers within a second all reach every server, none lost.",
+        many_clients
+    ),
+    case!(
+        "flood/places-once",
+        Must,
+        ["needs:herd"],
+        "Servers pass locations only: a flood makes no Places request, and a WHATSAT makes exactly one, from the server asked.",
+        places_once
+    ),
+    case!(
+        "flood/quiet-after-update",
+        Must,
+        ["needs:herd"],
+        "After an update the herd goes quiet: servers stay responsive and no copy bounces back to replace it.",
+        quiet_after_update
+    ),
+    case!(
+        "flood/no-storm",
+        Must,
+        ["needs:herd", "needs:spawn"],
+        "Each server forwards an update at most once to each neighbour (older or equal copies are dropped, ending the flood).",
+        no_storm
+    ),
+];
+
+/// Collects the failures of several checks into one, keeping the first one's bytes.
+fn merge(results: Vec<Result<(), Problem>>) -> Result<(), Problem> {
+    let mut messages = Vec::new();
+    let mut first: Option<Failure> = None;
+    for result in results {
+        match result {
+            Ok(()) => {}
+            Err(Problem::Skip(why)) => return Err(Problem::Skip(why)),
+            Err(Problem::Fail(f)) => {
+                messages.push(f.message.clone());
+                first.get_or_insert(f);
+            }
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(f) => Err(Problem::Fail(Failure {
+            message: messages.join("\n"),
+            ..f
+        })),
+    }
+}
+
+/// Two distant servers (seeded order), or any two, or the only one twice.
+fn distant_pair(ctx: &Ctx) -> Result<(String, String), Problem> {
+    let topology = ctx.topology()?;
+    let (a, b) = topology.farthest_pair().unwrap_or_else(|| {
+        let first = topology.names().first().cloned().unwrap_or_default();
+        (first.clone(), first)
+    });
+    Ok(if ctx.pick(2) == 0 { (a, b) } else { (b, a) })
+}
+
+async fn reaches_every_server(ctx: &Ctx) -> Result<(), Problem> {
+    let origins = ctx.shuffled(names(ctx)?);
+    let none = BTreeSet::new();
+    let checks = origins.iter().enumerate().map(|(i, origin)| {
+        let client = ctx.client_id(&format!("-{i}"));
+        let none = &none;
+        async move { spread_and_check(ctx, origin, &client, none, Spread::default()).await }
+    });
+    merge(futures::future::join_all(checks).await)
+}
+
+async fn at_line_identical(ctx: &Ctx) -> Result<(), Problem> {
+    let all = names(ctx)?;
+    let origin = &all[ctx.pick(all.len())];
+    let how = Spread {
+        exact: true,
+        ..Spread::default()
+    };
+    spread_and_check(ctx, origin, &ctx.client_id(""), &BTreeSet::new(), how).await
+}
+
+/// Sends an update and waits until every server serves exactly its line.
+async fn settle_everywhere(
+    ctx: &Ctx,
+    origin: &str,
+    client: &str,
+    position: &str,
+    time: &str,
+    note: &str,
+) -> Result<Vec<u8>, Problem> {
+    let since = Instant::now();
+    let line = iamat_at(ctx, origin, client, position, time).await?;
+    let all = names(ctx)?;
+    let learned = await_lines(
+        ctx,
+        &all,
+        client,
+        std::slice::from_ref(&line),
+        since,
+        since + ctx.env.settle,
+    )
+    .await?;
+    judge(
+        ctx,
+        label(client, origin, &BTreeSet::new(), note),
+        learned,
+        &BTreeSet::new(),
+        &line,
+    )?;
+    Ok(line)
+}
+
+async fn newer_replaces(ctx: &Ctx) -> Result<(), Problem> {
+    let (a, b) = distant_pair(ctx)?;
+    let client = ctx.client_id("");
+    let (first, _, _) = unique_position();
+    let (second, _, _) = unique_position();
+    settle_everywhere(
+        ctx,
+        &a,
+        &client,
+        &first,
+        &time_from_now(-2_000_000_000),
+        "first",
+    )
+    .await?;
+    settle_everywhere(ctx, &b, &client, &second, &time_from_now(0), "newer").await?;
+    Ok(())
+}
+
+async fn older_changes_nothing(ctx: &Ctx) -> Result<(), Problem> {
+    let (a, b) = distant_pair(ctx)?;
+    let client = ctx.client_id("");
+    let (newer, _, _) = unique_position();
+    let (older, _, _) = unique_position();
+    let kept = settle_everywhere(ctx, &a, &client, &newer, &time_from_now(0), "newer").await?;
+    let stale = iamat_at(ctx, &b, &client, &older, &time_from_now(-2_000_000_000)).await?;
+    // A marker sent after the older update, over the same links: once it is everywhere, the
+    // older one has had its chance to spread too.
+    let marker = ctx.client_id("-marker");
+    let (position, _, _) = unique_position();
+    settle_everywhere(ctx, &b, &marker, &position, &time_from_now(0), "marker").await?;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let all = names(ctx)?;
+    let mut learned = Vec::new();
+    let mut replaced = Vec::new();
+    for server in &all {
+        let deadline = Instant::now() + ctx.env.timeout;
+        learned.push(
+            match ask(ctx, addr(ctx, server)?, &client, deadline).await {
+                Answer::Known(line) if line == kept => Learned::new(server, Verdict::Kept),
+                Answer::Known(line) => {
+                    if line == stale {
+                        replaced.push(server.clone());
+                    }
+                    Learned {
+                        answered: Some(String::from_utf8_lossy(&line).into_owned()),
+                        ..Learned::new(server, Verdict::WrongLine)
+                    }
+                }
+                Answer::Unknown => Learned::new(server, Verdict::Never),
+                Answer::NoAnswer(why) => Learned {
+                    answered: Some(why),
+                    ..Learned::new(server, Verdict::NoAnswer)
+                },
+            },
+        );
+    }
+    let update = format!("IAMAT {client} at {b}, 2 s older than the one at {a}");
+    judge(ctx, update, learned, &BTreeSet::new(), &kept).map_err(|problem| match problem {
+        Problem::Fail(f) if !replaced.is_empty() => Problem::Fail(Failure {
+            message: format!(
+                "the older IAMAT replaced the newer one at {}; {}",
+                replaced.join(", "),
+                f.message
+            ),
+            ..f
+        }),
+        other => other,
+    })
+}
+
+/// Sends two IAMATs for `client` at `a` and `b` at the same moment; returns both AT lines.
+async fn race(
+    ctx: &Ctx,
+    (a, b): (&str, &str),
+    client: &str,
+    times: (&str, &str),
+) -> Result<(Vec<u8>, Vec<u8>), Problem> {
+    let (pa, _, _) = unique_position();
+    let (pb, _, _) = unique_position();
+    let (la, lb) = futures::future::join(
+        iamat_at(ctx, a, client, &pa, times.0),
+        iamat_at(ctx, b, client, &pb, times.1),
+    )
+    .await;
+    Ok((la?, lb?))
+}
+
+async fn concurrent_newest_wins(ctx: &Ctx) -> Result<(), Problem> {
+    let (a, b) = distant_pair(ctx)?;
+    let client = ctx.client_id("");
+    let now = now_ns();
+    let older = crate::expect::time_text(now);
+    let newer = crate::expect::time_text(now + 1_000_000);
+    let since = Instant::now();
+    let (_, winner) = race(ctx, (&a, &b), &client, (&older, &newer)).await?;
+    let all = names(ctx)?;
+    let learned = await_lines(
+        ctx,
+        &all,
+        &client,
+        std::slice::from_ref(&winner),
+        since,
+        since + ctx.env.settle,
+    )
+    .await?;
+    let update = format!("IAMAT {client} at {a} and, 1 ms newer, at {b} at once");
+    judge(ctx, update, learned, &BTreeSet::new(), &winner)
+}
+
+async fn concurrent_same_time(ctx: &Ctx) -> Result<(), Problem> {
+    let (a, b) = distant_pair(ctx)?;
+    let client = ctx.client_id("");
+    let time = time_from_now(0);
+    let since = Instant::now();
+    let (la, lb) = race(ctx, (&a, &b), &client, (&time, &time)).await?;
+    let all = names(ctx)?;
+    let deadline = since + ctx.env.settle;
+    let mut answers: Vec<Answer> = Vec::new();
+    while Instant::now() < deadline {
+        answers = Vec::new();
+        for server in &all {
+            answers.push(ask(ctx, addr(ctx, server)?, &client, deadline).await);
+        }
+        let first = answers.first();
+        if answers
+            .iter()
+            .all(|x| Some(x) == first && matches!(x, Answer::Known(_)))
+        {
+            break;
+        }
+        tokio::time::sleep(super::herd::POLL).await;
+    }
+    let agreed = answers
+        .first()
+        .filter(|first| answers.iter().all(|x| x == *first));
+    let servers = all
+        .iter()
+        .zip(&answers)
+        .map(|(server, answer)| match (answer, agreed) {
+            (Answer::Known(_), Some(_)) => Learned::after(server, since.elapsed()),
+            (Answer::Known(line), None) => Learned {
+                answered: Some(String::from_utf8_lossy(line).into_owned()),
+                ..Learned::new(server, Verdict::WrongLine)
+            },
+            (Answer::Unknown, _) => Learned::new(server, Verdict::Never),
+            (Answer::NoAnswer(why), _) => Learned {
+                answered: Some(why.clone()),
+                ..Learned::new(server, Verdict::NoAnswer)
+            },
+        })
+        .collect();
+    let update = format!("IAMAT {client} at {a} and {b} at once, same client time");
+    ctx.record(Propagation {
+        update: update.clone(),
+        servers,
+    });
+    if agreed.is_some() {
+        return Ok(());
+    }
+    let said: Vec<String> = all
+        .iter()
+        .zip(&answers)
+        .map(|(server, answer)| match answer {
+            Answer::Known(line) if *line == la => format!("{server}: {a}'s"),
+            Answer::Known(line) if *line == lb => format!("{server}: {b}'s"),
+            Answer::Known(line) => format!("{server}: `{}`", String::from_utf8_lossy(line)),
+            Answer::Unknown => format!("{server}: unknown"),
+            Answer::NoAnswer(why) => format!("{server}: {why}"),
+        })
+        .collect();
+    fail(format!(
+        "{update}: the herd did not converge within {} s ({}); break ties the same way \
+         everywhere (e.g. on the AT line's bytes)",
+        ctx.env.settle.as_secs_f64(),
+        said.join(", ")
+    ))
+}
+
+/// How many clients `flood/many-clients` sends.
+pub const MANY_CLIENTS: usize = 200;
+
+async fn many_clients(ctx: &Ctx) -> Result<(), Problem> {
+    let all = names(ctx)?;
+    let since = Instant::now();
+    let sends: Vec<(String, String)> = (0..MANY_CLIENTS)
+        .map(|i| (all[i % all.len()].clone(), ctx.client_id(&format!("-{i}"))))
+        .collect();
+    let mut lines: Vec<Result<Vec<u8>, Problem>> = Vec::new();
+    for chunk in sends.chunks(50) {
+        let sent = chunk
+            .iter()
+            .map(|(server, client)| update_at(ctx, server, client));
+        lines.extend(futures::future::join_all(sent).await);
+    }
+    let sent_in = since.elapsed();
+    let mut sent = Vec::new();
+    for ((_, client), line) in sends.iter().zip(lines) {
+        sent.push((client.clone(), line?));
+    }
+    let deadline = Instant::now() + ctx.env.settle;
+    // Every server, every client: poll until it serves the line (a few polls each at most).
+    let pairs: Vec<(&String, &(String, Vec<u8>))> = all
+        .iter()
+        .flat_map(|server| sent.iter().map(move |s| (server, s)))
+        .collect();
+    let mut checks: Vec<(String, String, Learned)> = Vec::new();
+    for chunk in pairs.chunks(40) {
+        let polls = chunk
+            .iter()
+            .map(|(server, (client, line))| check_one(ctx, server, client, line, since, deadline));
+        checks.extend(futures::future::join_all(polls).await);
+    }
+    let mut servers = Vec::new();
+    let mut problems = Vec::new();
+    for server in &all {
+        let mine: Vec<&(String, String, Learned)> =
+            checks.iter().filter(|(s, _, _)| s == server).collect();
+        let lost: Vec<&str> = mine
+            .iter()
+            .filter(|(_, _, l)| l.verdict != Verdict::Learned)
+            .map(|(_, c, _)| c.as_str())
+            .collect();
+        let slowest = mine
+            .iter()
+            .filter_map(|(_, _, l)| l.after_ms)
+            .fold(0.0f64, f64::max);
+        if lost.is_empty() {
+            servers.push(Learned {
+                after_ms: Some(slowest),
+                ..Learned::new(server, Verdict::Learned)
+            });
+        } else {
+            let wrong = mine
+                .iter()
+                .filter(|(_, _, l)| l.verdict == Verdict::WrongLine)
+                .count();
+            problems.push(format!(
+                "{server} lost {} of {MANY_CLIENTS} clients ({wrong} with another AT line), e.g. {}",
+                lost.len(),
+                lost.iter().take(3).copied().collect::<Vec<_>>().join(", ")
+            ));
+            servers.push(Learned {
+                answered: Some(format!("lost {} of {MANY_CLIENTS}", lost.len())),
+                ..Learned::new(server, Verdict::Never)
+            });
+        }
+    }
+    let update = format!(
+        "{MANY_CLIENTS} IAMATs across {} servers in {} ms (time until each server had all)",
+        all.len(),
+        sent_in.as_millis()
+    );
+    ctx.record(Propagation {
+        update: update.clone(),
+        servers,
+    });
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        fail(format!("{update}: {}", problems.join("; ")))
+    }
+}
+
+/// Polls `server` until it serves `line` for `client`.
+async fn check_one(
+    ctx: &Ctx,
+    server: &str,
+    client: &str,
+    line: &[u8],
+    since: Instant,
+    deadline: Instant,
+) -> (String, String, Learned) {
+    let wanted = [line.to_vec()];
+    let learned = await_lines(ctx, &[server.to_owned()], client, &wanted, since, deadline)
+        .await
+        .ok()
+        .and_then(|mut l| l.pop())
+        .unwrap_or_else(|| Learned::new(server, Verdict::NoAnswer));
+    (server.to_owned(), client.to_owned(), learned)
+}
+
+/// How many Places requests the stand-in got for this location.
+async fn places_requests_at(ctx: &Ctx, lat: f64, lng: f64) -> usize {
+    ctx.env
+        .stand_in
+        .received()
+        .await
+        .iter()
+        .filter(|r| {
+            r.location
+                .is_some_and(|(a, b)| (a - lat).abs() < 1e-6 && (b - lng).abs() < 1e-6)
+        })
+        .count()
+}
+
+async fn places_once(ctx: &Ctx) -> Result<(), Problem> {
+    let (a, b) = distant_pair(ctx)?;
+    let client = ctx.client_id("");
+    let (position, lat, lng) = unique_position();
+    iamat_at(ctx, &a, &client, &position, &time_from_now(0)).await?;
+    // Watched through a marker sent after it (the suite's own WHATSAT polls ask Places too, but
+    // for the marker's position, not this one).
+    let marker = ctx.client_id("-marker");
+    let (spot, _, _) = unique_position();
+    settle_everywhere(ctx, &a, &marker, &spot, &time_from_now(0), "marker").await?;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let during_flood = places_requests_at(ctx, lat, lng).await;
+    if during_flood > 0 {
+        return fail(format!(
+            "the flood of one IAMAT made {during_flood} Places request(s) for its position: servers \
+             must pass locations only and ask Places when a WHATSAT comes"
+        ));
+    }
+    let command = format!("WHATSAT {client} 1 1");
+    let deadline = Instant::now() + ctx.env.timeout;
+    ctx.exchange_with(
+        addr(ctx, &b)?,
+        command.as_bytes(),
+        crate::runner::Shape::Whatsat,
+        deadline,
+    )
+    .await
+    .map_err(|e| Problem::Fail(Failure::new(format!("{b}: {e}"))))?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    match places_requests_at(ctx, lat, lng).await {
+        1 => Ok(()),
+        0 => fail(format!(
+            "`{command}` at {b} made no Places request to the suite's stand-in (is the herd \
+             started with the stand-in's URL?)"
+        )),
+        n => fail(format!(
+            "`{command}` at {b} made {n} Places requests for the client's position: only the \
+             server asked may call Places, once; the others must not fetch Places data"
+        )),
+    }
+}
+
+async fn quiet_after_update(ctx: &Ctx) -> Result<(), Problem> {
+    const WATCH: Duration = Duration::from_millis(500);
+    const SLOW: Duration = Duration::from_millis(500);
+    let all = names(ctx)?;
+    let origin = &all[ctx.pick(all.len())];
+    let client = ctx.client_id("");
+    let (position, _, _) = unique_position();
+    let line = settle_everywhere(ctx, origin, &client, &position, &time_from_now(0), "").await?;
+    let until = Instant::now() + WATCH;
+    let mut problems: Vec<String> = Vec::new();
+    while Instant::now() < until && problems.is_empty() {
+        for server in &all {
+            let asked = Instant::now();
+            let answer = ask(ctx, addr(ctx, server)?, &client, asked + ctx.env.timeout).await;
+            let took = asked.elapsed();
+            match answer {
+                Answer::Known(got) if got == line => {}
+                Answer::Known(got) => problems.push(format!(
+                    "{server} now serves `{}` instead of `{}`: an update bounced back as newer",
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&line)
+                )),
+                Answer::Unknown => problems.push(format!("{server} forgot the client")),
+                Answer::NoAnswer(why) => problems.push(format!("{server}: {why}")),
+            }
+            if took > SLOW {
+                problems.push(format!(
+                    "{server} took {} ms to answer a WHATSAT after the flood (busy forwarding?)",
+                    took.as_millis()
+                ));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        fail(problems.join("; "))
+    }
+}
+
+async fn no_storm(ctx: &Ctx) -> Result<(), Problem> {
+    let result = no_storm_inner(ctx).await;
+    restore(ctx).await;
+    result
+}
+
+async fn no_storm_inner(ctx: &Ctx) -> Result<(), Problem> {
+    let topology = ctx.topology()?;
+    let all = names(ctx)?;
+    // Listen in place of a server with the most neighbours.
+    let most = all
+        .iter()
+        .map(|n| topology.neighbours(n).len())
+        .max()
+        .unwrap_or(0);
+    let candidates: Vec<&String> = all
+        .iter()
+        .filter(|n| topology.neighbours(n).len() == most)
+        .collect();
+    let spy = candidates[ctx.pick(candidates.len())].clone();
+    let degree = topology.neighbours(&spy).len();
+    let others: Vec<String> = all.iter().filter(|n| **n != spy).cloned().collect();
+    let origin = others[ctx.pick(others.len())].clone();
+    let down = BTreeSet::from([spy.clone()]);
+    set_down(ctx, &BTreeSet::new(), &down).await?;
+    let sniffer = Sniffer::listen(addr(ctx, &spy)?).await.map_err(|e| {
+        Problem::Fail(Failure::new(format!(
+            "cannot listen in place of {spy} after stopping it: {e}"
+        )))
+    })?;
+    // Warm up: updates until one arrives from every neighbour (links reconnect to the listener).
+    let deadline = Instant::now() + ctx.env.settle;
+    let mut warm = false;
+    let mut round = 0;
+    while Instant::now() < deadline && !warm {
+        let client = ctx.client_id(&format!("-warm{round}"));
+        round += 1;
+        update_at(ctx, &origin, &client).await?;
+        let round_end = (Instant::now() + Duration::from_millis(150)).min(deadline);
+        while Instant::now() < round_end {
+            if sniffer.copies(&client) >= degree {
+                warm = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    if !warm {
+        return fail(format!(
+            "the suite listened in place of {spy} (stopped) but never got an update from all its \
+             {degree} neighbours within {} s ({} connection(s) seen): it looks for the client ID \
+             in what they send",
+            ctx.env.settle.as_secs_f64(),
+            sniffer.connections()
+        ));
+    }
+    let client = ctx.client_id("-update");
+    let since = Instant::now();
+    let line = update_at(ctx, &origin, &client).await?;
+    let learned = await_lines(
+        ctx,
+        &others,
+        &client,
+        std::slice::from_ref(&line),
+        since,
+        since + ctx.env.settle,
+    )
+    .await?;
+    // Give a storm time to show.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let copies = sniffer.copies(&client);
+    judge(
+        ctx,
+        label(
+            &client,
+            &origin,
+            &down,
+            &format!("the suite listening as {spy}"),
+        ),
+        learned,
+        &down,
+        &line,
+    )?;
+    if copies > degree {
+        return fail(format!(
+            "{spy}'s {degree} neighbours sent it {copies} copies of one update (at most {degree}: \
+             one from each): a flood storm — older or equal copies must be dropped, not forwarded"
+        ));
+    }
+    Ok(())
+}

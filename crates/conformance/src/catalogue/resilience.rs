@@ -1,0 +1,255 @@
+//! `resilience/*` (needs:spawn): the herd with servers down and back (protocol.md §5: a server
+//! keeps working when neighbours are down and talks to them again once they are back). The suite
+//! stops servers (SIGTERM, then SIGKILL after a grace period), computes from the topology which
+//! servers an update can still reach, and checks exactly that set learns it.
+//!
+//! Updates here are resent (newer each time) until every expected server has one: a link that is
+//! reconnecting after a restart may drop updates, which the protocol allows; the verdict is on
+//! the last, within the settle deadline.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::herd::{Answer, Spread, addr, ask, names, restore, set_down, spread_and_check};
+use super::{time_from_now, unique_position};
+use crate::case;
+use crate::propagation::{Learned, Propagation, Verdict};
+use crate::runner::{Ctx, Problem, Shape, TestCase, fail};
+
+pub static TESTS: &[TestCase] = &[
+    case!(
+        "resilience/one-down",
+        Must,
+        ["needs:herd", "needs:spawn"],
+        "With any one server stopped, an update reaches every server still connected to its origin through running servers.",
+        one_down
+    ),
+    case!(
+        "resilience/every-pair-down",
+        Must,
+        ["needs:herd", "needs:spawn"],
+        "With each pair of servers stopped in turn, an update reaches exactly the running servers connected to its origin.",
+        every_pair_down
+    ),
+    case!(
+        "resilience/restart-rejoins",
+        Must,
+        ["needs:herd", "needs:spawn"],
+        "A restarted server learns updates made after its return, and updates flow through it again, within the settle deadline.",
+        restart_rejoins
+    ),
+    case!(
+        "resilience/no-delay-while-down",
+        Must,
+        ["needs:herd", "needs:spawn"],
+        "While a neighbour is down the other servers answer IAMAT and WHATSAT without delay.",
+        no_delay_while_down
+    ),
+];
+
+/// How often an update is resent while links may be reconnecting.
+const RESEND: Duration = Duration::from_millis(200);
+
+/// Runs one update per set of stopped servers, moving between sets with as few stops and starts
+/// as possible; every case is checked (failures are collected), then the herd is restored.
+async fn down_cases(ctx: &Ctx, cases: Vec<BTreeSet<String>>) -> Result<(), Problem> {
+    let all = names(ctx)?;
+    let mut down = BTreeSet::new();
+    let mut failures = Vec::new();
+    let mut first = None;
+    for (i, next) in cases.iter().enumerate() {
+        if let Err(e) = set_down(ctx, &down, next).await {
+            restore(ctx).await;
+            return Err(e);
+        }
+        down = next.clone();
+        let running: Vec<&String> = all.iter().filter(|n| !down.contains(*n)).collect();
+        if running.is_empty() {
+            continue;
+        }
+        let origin = running[ctx.pick(running.len())].clone();
+        let how = Spread {
+            resend: Some(RESEND),
+            exact: true,
+            note: "",
+        };
+        let client = ctx.client_id(&format!("-{i}"));
+        if let Err(Problem::Fail(f)) = spread_and_check(ctx, &origin, &client, &down, how).await {
+            failures.push(f.message.clone());
+            first.get_or_insert(f);
+        }
+    }
+    restore(ctx).await;
+    match first {
+        None => Ok(()),
+        Some(f) => Err(Problem::Fail(crate::runner::Failure {
+            message: format!(
+                "{} of {} cases failed:\n{}",
+                failures.len(),
+                cases.len(),
+                failures.join("\n")
+            ),
+            ..f
+        })),
+    }
+}
+
+async fn one_down(ctx: &Ctx) -> Result<(), Problem> {
+    let cases = ctx
+        .shuffled(names(ctx)?)
+        .into_iter()
+        .map(|n| BTreeSet::from([n]))
+        .collect();
+    down_cases(ctx, cases).await
+}
+
+async fn every_pair_down(ctx: &Ctx) -> Result<(), Problem> {
+    // Seeded order, each next pair sharing a server with the last where possible (one restart
+    // and one stop between cases instead of two of each).
+    let mut left = ctx.shuffled(ctx.topology()?.pairs());
+    let mut cases: Vec<BTreeSet<String>> = Vec::new();
+    while !left.is_empty() {
+        let i = cases
+            .last()
+            .and_then(|last| {
+                left.iter()
+                    .position(|(a, b)| last.contains(a) || last.contains(b))
+            })
+            .unwrap_or(0);
+        let (a, b) = left.remove(i);
+        cases.push(BTreeSet::from([a, b]));
+    }
+    down_cases(ctx, cases).await
+}
+
+async fn restart_rejoins(ctx: &Ctx) -> Result<(), Problem> {
+    let result = restart_rejoins_inner(ctx).await;
+    restore(ctx).await;
+    result
+}
+
+async fn restart_rejoins_inner(ctx: &Ctx) -> Result<(), Problem> {
+    let topology = ctx.topology()?;
+    let all = names(ctx)?;
+    let linked: Vec<&String> = all
+        .iter()
+        .filter(|n| !topology.neighbours(n).is_empty())
+        .collect();
+    if linked.is_empty() {
+        return Err(Problem::Skip("the herd has no links".into()));
+    }
+    let server = linked[ctx.pick(linked.len())].clone();
+    let neighbours = topology.neighbours(&server);
+    let neighbour = neighbours[ctx.pick(neighbours.len())].clone();
+    let down = BTreeSet::from([server.clone()]);
+    let none = BTreeSet::new();
+    // While it is down, an update at its neighbour (whose link to it then fails).
+    set_down(ctx, &none, &down).await?;
+    let how = Spread {
+        resend: Some(RESEND),
+        exact: true,
+        note: "",
+    };
+    spread_and_check(ctx, &neighbour, &ctx.client_id("-while-down"), &down, how).await?;
+    set_down(ctx, &down, &none).await?;
+    let back = format!("after {server} restarted");
+    let how = Spread { note: &back, ..how };
+    // Back: updates at its neighbour must reach it, and its own must flow out through it.
+    let inbound = spread_and_check(ctx, &neighbour, &ctx.client_id("-to"), &none, how).await;
+    let outbound = spread_and_check(ctx, &server, &ctx.client_id("-from"), &none, how).await;
+    match (inbound, outbound) {
+        (Err(Problem::Fail(f)), _) => Err(Problem::Fail(crate::runner::Failure {
+            message: format!(
+                "{server} did not learn updates made after its return (are links to a restarted \
+                 neighbour re-opened?): {}",
+                f.message
+            ),
+            ..f
+        })),
+        (_, Err(Problem::Fail(f))) => Err(Problem::Fail(crate::runner::Failure {
+            message: format!(
+                "updates at {server} after its return did not flow to the herd: {}",
+                f.message
+            ),
+            ..f
+        })),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
+    let result = no_delay_inner(ctx).await;
+    restore(ctx).await;
+    result
+}
+
+/// How long a reply may take while a neighbour is down.
+const PROMPT: Duration = Duration::from_millis(500);
+
+async fn no_delay_inner(ctx: &Ctx) -> Result<(), Problem> {
+    let topology = ctx.topology()?;
+    let all = names(ctx)?;
+    let stopped = all[ctx.pick(all.len())].clone();
+    let down = BTreeSet::from([stopped.clone()]);
+    set_down(ctx, &BTreeSet::new(), &down).await?;
+    let mut servers = vec![Learned::new(&stopped, Verdict::Down)];
+    let mut problems = Vec::new();
+    // Neighbours of the stopped server first: they are the ones that try to reach it.
+    let mut order: Vec<String> = topology.neighbours(&stopped);
+    let rest: Vec<String> = all
+        .iter()
+        .filter(|n| **n != stopped && !order.contains(n))
+        .cloned()
+        .collect();
+    order.extend(rest);
+    for server in &order {
+        let address = addr(ctx, server)?;
+        let client = ctx.client_id(&format!("-{server}"));
+        let (position, _, _) = unique_position();
+        let command = format!("IAMAT {client} {position} {}", time_from_now(0));
+        let started = Instant::now();
+        let got = ctx
+            .exchange_with(
+                address,
+                command.as_bytes(),
+                Shape::Line,
+                started + ctx.env.timeout,
+            )
+            .await;
+        let iamat = started.elapsed();
+        let asked = Instant::now();
+        let answer = ask(ctx, address, &client, asked + ctx.env.timeout).await;
+        let whatsat = asked.elapsed();
+        let slowest = iamat.max(whatsat);
+        match (&got, &answer) {
+            (Ok(r), Answer::Known(_)) if r.bytes.starts_with(b"AT ") => {}
+            (Err(e), _) => problems.push(format!("{server}: IAMAT: {e}")),
+            (_, Answer::NoAnswer(why)) => problems.push(format!("{server}: WHATSAT: {why}")),
+            _ => problems.push(format!(
+                "{server} did not answer the IAMAT with an AT line and then serve it"
+            )),
+        }
+        if slowest > PROMPT {
+            problems.push(format!(
+                "{server} took {} ms to answer the IAMAT and {} ms the WHATSAT while {stopped} is \
+                 down (at most {} ms): a reply must not wait for the flood",
+                iamat.as_millis(),
+                whatsat.as_millis(),
+                PROMPT.as_millis()
+            ));
+        }
+        servers.push(Learned::after(server, slowest));
+    }
+    ctx.record(Propagation {
+        update: format!("reply times (slowest of IAMAT and WHATSAT) while {stopped} is down"),
+        servers,
+    });
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        fail(problems.join("; "))
+    }
+}

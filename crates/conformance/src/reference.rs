@@ -1,0 +1,110 @@
+//! `conformance reference-server NAME --herd FILE ...` (hidden): runs one server of the reference
+//! implementation (`herd_server`) as its own process, so the no-argument run can stop and restart
+//! reference servers like any `--spawn`ed implementation — without needing the `herd-server`
+//! binary to be built next to this one.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use herd_server::faults::Fault;
+use herd_server::places::PlacesApi;
+use herd_server::{Launch, PlacesChoice, launch};
+use herd_wire::Herd;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The first argument that selects this mode.
+pub const SUBCOMMAND: &str = "reference-server";
+
+/// One reference server of a herd (internal: the suite spawns this for its no-argument run).
+#[derive(Parser, Debug)]
+#[command(name = "conformance reference-server")]
+pub struct ReferenceArgs {
+    /// The server's name in the herd.
+    pub name: String,
+    /// The herd (preset or TOML file) with every server's address.
+    #[arg(long)]
+    pub herd: String,
+    /// Listen on this port on 127.0.0.1 instead of the herd file's address.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Places base URL (the suite's stand-in).
+    #[arg(long)]
+    pub places_url: String,
+    /// Where NAME.log goes (none: no log file).
+    #[arg(long)]
+    pub log_dir: Option<PathBuf>,
+    /// A deliberate mistake (for the suite's self-tests).
+    #[arg(long, value_enum)]
+    pub fault: Vec<Fault>,
+}
+
+/// Serves until SIGTERM or Ctrl-C; returns the exit code.
+pub async fn serve(args: ReferenceArgs) -> u8 {
+    match serve_inner(args).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("conformance reference-server: {e:#}");
+            2
+        }
+    }
+}
+
+async fn serve_inner(args: ReferenceArgs) -> anyhow::Result<()> {
+    let herd = Herd::load(&args.herd)?;
+    let spec = herd.server(&args.name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "`{}` is not a server of herd {} ({})",
+            args.name,
+            herd.origin,
+            herd.names().join(", ")
+        )
+    })?;
+    let address = match args.port {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => spec.address.clone(),
+    };
+    let listener = TcpListener::bind(&address)
+        .await
+        .map_err(|e| anyhow::anyhow!("{} cannot listen on {address}: {e}", args.name))?;
+    let places = PlacesChoice::choose(
+        Some(&args.places_url),
+        None,
+        PlacesApi::Legacy,
+        Duration::from_secs(5),
+    )
+    .await?;
+    let shared = Launch {
+        herd: herd.clone(),
+        log_dir: args.log_dir.clone(),
+        places: places.client.clone(),
+        faults: args.fault.clone(),
+    };
+    let shutdown = CancellationToken::new();
+    let running = launch(&shared, &args.name, listener, &shutdown).await?;
+    eprintln!(
+        "reference server {} listening on {} (faults: {:?})",
+        running.name, running.address, args.fault
+    );
+    stop_signal().await;
+    shutdown.cancel();
+    // A moment for the log writer to drain.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(())
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
