@@ -4,8 +4,9 @@
 //! latency and failure mode from shared atomics, so both can change at run time
 //! without remounting mocks (which would also wipe the recorded requests).
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use herd_wire::google_json::to_google_string;
@@ -55,9 +56,72 @@ impl Behaviour {
     }
 }
 
+/// How many distinct legacy answers are kept; past that the cache starts afresh.
+const CACHED_ANSWERS: usize = 4096;
+
 /// The wiremock responder behind every stand-in.
 pub(crate) struct PlacesResponder {
     pub(crate) behaviour: Arc<Behaviour>,
+    /// Rendered legacy answers by query string. Answers are a pure function of the query, and a
+    /// herd under load (a benchmark's probes poll one location hundreds of times) asks the same
+    /// thing again and again: rendering 20 places each time made the stand-in the bottleneck.
+    pub(crate) legacy_cache: Mutex<HashMap<String, Arc<str>>>,
+}
+
+impl PlacesResponder {
+    pub(crate) fn new(behaviour: Arc<Behaviour>) -> PlacesResponder {
+        PlacesResponder {
+            behaviour,
+            legacy_cache: Mutex::default(),
+        }
+    }
+
+    /// The rendered legacy answer to `request`, from the cache when it was asked before.
+    fn legacy_body(&self, request: &Request) -> Arc<str> {
+        let key = request.url.query().unwrap_or_default().to_owned();
+        let cached = self
+            .legacy_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        if let Some(body) = cached {
+            return body;
+        }
+        let query: Vec<(String, String)> = request
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let body: Arc<str> = to_google_string(&legacy_answer(&query)).into();
+        let mut cache = self
+            .legacy_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= CACHED_ANSWERS {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&body));
+        body
+    }
+
+    /// Google's answer to a Places request.
+    fn answer(&self, api: PlacesApi, request: &Request) -> ResponseTemplate {
+        match api {
+            PlacesApi::Legacy => json_response(200, self.legacy_body(request).as_bytes().to_vec()),
+            PlacesApi::New => {
+                let query: Vec<(String, String)> = request
+                    .url
+                    .query_pairs()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                let (status, body) = new_api_answer(request, &query);
+                let body = serde_json::to_string_pretty(&body).unwrap_or_default();
+                json_response(status, body.into_bytes())
+            }
+            PlacesApi::Other => ResponseTemplate::new(404),
+        }
+    }
 }
 
 impl Respond for PlacesResponder {
@@ -72,36 +136,18 @@ impl Respond for PlacesResponder {
                 (_, FailureMode::NotJson) => ResponseTemplate::new(200)
                     .set_body_raw(NOT_JSON_BODY, "text/html; charset=UTF-8"),
                 (_, FailureMode::Hang) => {
-                    return answer(api, request).set_delay(latency.saturating_add(HANG_DELAY));
+                    return self
+                        .answer(api, request)
+                        .set_delay(latency.saturating_add(HANG_DELAY));
                 }
-                (_, FailureMode::None) => answer(api, request),
+                (_, FailureMode::None) => self.answer(api, request),
             };
         template.set_delay(latency)
     }
 }
 
-/// Google's answer to a Places request.
-fn answer(api: PlacesApi, request: &Request) -> ResponseTemplate {
-    let query: Vec<(String, String)> = request
-        .url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    match api {
-        PlacesApi::Legacy => json_response(200, to_google_string(&legacy_answer(&query))),
-        PlacesApi::New => {
-            let (status, body) = new_api_answer(request, &query);
-            json_response(
-                status,
-                serde_json::to_string_pretty(&body).unwrap_or_default(),
-            )
-        }
-        PlacesApi::Other => ResponseTemplate::new(404),
-    }
-}
-
-fn json_response(status: u16, body: String) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.into_bytes(), JSON_CONTENT_TYPE)
+fn json_response(status: u16, body: Vec<u8>) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body, JSON_CONTENT_TYPE)
 }
 
 /// Status and body for a new-API request: 403 without a key, 400 without a field

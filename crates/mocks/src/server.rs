@@ -62,9 +62,7 @@ impl PlacesStandIn {
         }
         let server = builder.start().await;
         Mock::given(any())
-            .respond_with(PlacesResponder {
-                behaviour: Arc::clone(&behaviour),
-            })
+            .respond_with(PlacesResponder::new(Arc::clone(&behaviour)))
             .mount(&server)
             .await;
         Ok(Self { server, behaviour })
