@@ -1,24 +1,27 @@
-//! A server's log file, written by a background task so that no client reply waits on disk.
+//! A server's log file, written by a thread of its own so that no client reply waits on disk
+//! or on formatting.
 //!
-//! Each line is `2026-11-21T23:00:00.123456Z <text>`. The queue is bounded: when the disk cannot
-//! keep up, lines are dropped and the number dropped is logged once it can, so memory stays
-//! bounded under any load.
+//! Each line is `2026-11-21T23:00:00.123456Z <text>`; the time is taken when the event happens and
+//! formatted by the writer. The queue is bounded: when the disk cannot keep up, lines are dropped
+//! and the number dropped is logged once it can, so memory stays bounded under any load.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::SystemTime;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
 
 const QUEUE_LINES: usize = 65_536;
 
 /// A handle for writing to one server's log; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ServerLog {
-    queue: mpsc::Sender<String>,
+    /// `None` for a log that writes nowhere.
+    queue: Option<SyncSender<(SystemTime, String)>>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -37,65 +40,65 @@ pub fn printable(bytes: &[u8]) -> String {
     out
 }
 
+fn stamp(at: SystemTime) -> String {
+    OffsetDateTime::from(at)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| String::from("-"))
+}
+
+/// The writer thread: drains the queue in batches, one flush per batch.
+fn write_lines(file: std::fs::File, lines: Receiver<(SystemTime, String)>) {
+    let mut out = std::io::BufWriter::new(file);
+    while let Ok(first) = lines.recv() {
+        let mut result = writeln!(out, "{} {}", stamp(first.0), first.1);
+        while let Ok((at, text)) = lines.try_recv() {
+            result = result.and_then(|()| writeln!(out, "{} {text}", stamp(at)));
+        }
+        if result.and_then(|()| out.flush()).is_err() {
+            eprintln!("herd-server: cannot write its log; logging stops");
+            return;
+        }
+    }
+}
+
 impl ServerLog {
-    /// Opens (appending) `dir/NAME.log` and starts its writer task.
+    /// Opens (appending) `dir/NAME.log` and starts its writer thread.
     pub async fn open(dir: &Path, name: &str) -> std::io::Result<(ServerLog, PathBuf)> {
         tokio::fs::create_dir_all(dir).await?;
         let path = dir.join(format!("{name}.log"));
-        let file = tokio::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&path)
-            .await?;
-        let (queue, mut lines) = mpsc::channel::<String>(QUEUE_LINES);
-        tokio::spawn(async move {
-            let mut out = tokio::io::BufWriter::new(file);
-            while let Some(line) = lines.recv().await {
-                let mut ok = out.write_all(line.as_bytes()).await.is_ok();
-                while let Ok(more) = lines.try_recv() {
-                    ok &= out.write_all(more.as_bytes()).await.is_ok();
-                }
-                if !ok || out.flush().await.is_err() {
-                    eprintln!("herd-server: cannot write its log; logging stops");
-                    return;
-                }
-            }
-        });
-        Ok((
-            ServerLog {
-                queue,
-                dropped: Arc::new(AtomicU64::new(0)),
-            },
-            path,
-        ))
+            .open(&path)?;
+        let (queue, lines) = sync_channel(QUEUE_LINES);
+        std::thread::Builder::new()
+            .name(format!("log-{name}"))
+            .spawn(move || write_lines(file, lines))?;
+        let log = ServerLog {
+            queue: Some(queue),
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        Ok((log, path))
     }
 
     /// A log that writes nowhere (for embedding without files).
     pub fn discard() -> ServerLog {
-        let (queue, _) = mpsc::channel(1);
         ServerLog {
-            queue,
+            queue: None,
             dropped: Arc::new(AtomicU64::new(0)),
         }
     }
 
     /// Queues one line; never waits.
-    pub fn line(&self, text: impl AsRef<str>) {
-        let stamp = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .unwrap_or_else(|_| String::from("-"));
+    pub fn line(&self, text: impl Into<String>) {
+        let Some(queue) = &self.queue else { return };
+        let now = SystemTime::now();
         let dropped = self.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
-            let _ = self.queue.try_send(format!(
-                "{stamp} ({dropped} log lines dropped: disk too slow)\n"
-            ));
+            let note = format!("({dropped} log lines dropped: disk too slow)");
+            let _ = queue.try_send((now, note));
         }
-        if self
-            .queue
-            .try_send(format!("{stamp} {}\n", text.as_ref()))
-            .is_err()
-            && !self.queue.is_closed()
-        {
+        if let Err(TrySendError::Full(_)) = queue.try_send((now, text.into())) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }

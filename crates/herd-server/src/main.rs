@@ -74,6 +74,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    let mut stop = StopSignals::register()?;
     let mut herd = Herd::load(&args.herd)?;
     let names: Vec<String> = match &args.name {
         Some(name) => {
@@ -156,7 +157,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     eprintln!("Serving; Ctrl-C or SIGTERM stops.");
-    wait_for_stop_signal().await;
+    stop.wait().await;
     eprintln!("herd-server: stopping");
     shutdown.cancel();
     // Give connection tasks a moment to flush replies and the log writers to drain.
@@ -165,24 +166,36 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_stop_signal() {
+/// Ctrl-C and SIGTERM, registered before anything starts: a signal that arrives while the herd
+/// is still starting must stop it cleanly rather than kill the process outright.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn register() -> anyhow::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     }
 }
