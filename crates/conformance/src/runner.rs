@@ -473,7 +473,14 @@ pub async fn run(
     mut progress: impl FnMut(&TestResult),
 ) -> Vec<TestResult> {
     let mut results = Vec::new();
+    let mut warmed = false;
     for (case, alias) in selected {
+        if !warmed && case.tags.contains(&"needs:herd") && env.topology.is_some() {
+            // Once, before the first herd test: links may still be connecting.
+            warmed = true;
+            let ctx = Ctx::new(Arc::clone(&env), "setup/warm-up");
+            crate::catalogue::herd::warm_up(&ctx).await;
+        }
         let result = run_one(&env, case, alias, verdicts).await;
         progress(&result);
         results.push(result);

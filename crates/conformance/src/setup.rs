@@ -106,8 +106,9 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
         } => {
             let exe = std::env::current_exe()
                 .map_err(|e| CannotRun(format!("cannot find the suite's own program: {e}")))?;
+            // `exec`: the shell becomes the server, so stopping it leaves no orphan behind.
             let template = format!(
-                "{} {} {{name}} --herd {{herd}} --places-url {{places_url}} --log-dir {{log_dir}}",
+                "exec {} {} {{name}} --herd {{herd}} --places-url {{places_url}} --log-dir {{log_dir}}",
                 crate::spawn::shell_quote(&exe.display().to_string()),
                 crate::reference::SUBCOMMAND
             );

@@ -17,9 +17,22 @@ pub struct Sniffer {
 }
 
 impl Sniffer {
-    /// Listens on `addr` (the stopped server's address).
+    /// Listens on `addr` (the stopped server's address), retrying for up to 2 s while the
+    /// stopped server's sockets still hold the port.
     pub async fn listen(addr: SocketAddr) -> std::io::Result<Sniffer> {
-        let listener = TcpListener::bind(addr).await?;
+        let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        let listener = loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => break listener,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrInUse
+                        && tokio::time::Instant::now() < give_up =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let received: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
         let store = Arc::clone(&received);
         let task = tokio::spawn(async move {
@@ -64,6 +77,29 @@ impl Sniffer {
         })
     }
 
+    /// The field starting with `prefix` (the suite's client IDs start with `conf-`) held by the
+    /// most received lines, and how many: the most copied update.
+    pub fn most_copied(&self, prefix: &str) -> Option<(String, usize)> {
+        let prefix = prefix.as_bytes();
+        let mut counts: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+        if let Ok(all) = self.received.lock() {
+            for line in all.iter().flat_map(|bytes| bytes.split(|&b| b == b'\n')) {
+                let mut ids: Vec<&[u8]> = line
+                    .split(|b| b.is_ascii_whitespace())
+                    .filter(|f| f.starts_with(prefix))
+                    .collect();
+                ids.dedup();
+                for id in ids {
+                    *counts.entry(id.to_vec()).or_default() += 1;
+                }
+            }
+        }
+        counts
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(id, n)| (String::from_utf8_lossy(&id).into_owned(), n))
+    }
+
     /// How many connections the neighbours opened.
     pub fn connections(&self) -> usize {
         self.received.lock().map_or(0, |all| all.len())
@@ -102,5 +138,6 @@ mod tests {
         assert_eq!(sniffer.copies("kiwi"), 2);
         assert_eq!(sniffer.copies("kiwi2"), 1);
         assert_eq!(sniffer.connections(), 2);
+        assert_eq!(sniffer.most_copied("kiwi"), Some(("kiwi".to_owned(), 2)));
     }
 }

@@ -197,7 +197,9 @@ impl Spawner {
         }
     }
 
-    /// Stops server `name`: SIGTERM to its process group, SIGKILL after 2 s.
+    /// Stops server `name`: SIGTERM to its process group, SIGKILL after 2 s. Returns once every
+    /// process of the group is gone (the shell may exit before the server it started, whose
+    /// listening socket would still accept connections).
     pub async fn stop(&self, name: &str) -> anyhow::Result<()> {
         let Some(mut child) = self.children.lock().ok().and_then(|mut c| c.remove(name)) else {
             bail!("server {name} is not running under the suite");
@@ -205,14 +207,18 @@ impl Spawner {
         signal_group(&child, Signal::SIGTERM);
         let give_up = Instant::now() + Duration::from_secs(2);
         while Instant::now() < give_up {
-            if matches!(child.try_wait(), Ok(Some(_))) {
-                signal_group(&child, Signal::SIGKILL);
+            let _ = child.try_wait();
+            if group_gone(&child) {
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         signal_group(&child, Signal::SIGKILL);
         let _ = child.wait();
+        let give_up = Instant::now() + Duration::from_secs(1);
+        while !group_gone(&child) && Instant::now() < give_up {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         Ok(())
     }
 
@@ -257,6 +263,45 @@ impl Drop for Spawner {
             let _ = dir.keep();
         }
     }
+}
+
+/// True when no live process of the child's group is left. Zombies do not count: a server
+/// whose shell died first is reparented, and in a container nobody may ever reap it.
+fn group_gone(child: &Child) -> bool {
+    let Ok(pgid) = i32::try_from(child.id()) else {
+        return true;
+    };
+    match live_members(pgid) {
+        Some(n) => n == 0,
+        // No /proc: ask the kernel (a zombie then counts as alive).
+        None => killpg(Pid::from_raw(pgid), None) == Err(nix::errno::Errno::ESRCH),
+    }
+}
+
+/// How many processes of group `pgid` are alive (not zombies), from /proc.
+fn live_members(pgid: i32) -> Option<usize> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let mut live = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
+            && fields.first() != Some(&"Z")
+        {
+            live += 1;
+        }
+    }
+    Some(live)
 }
 
 /// Signals the whole process group the child leads (the shell and what it started).

@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    conformance, json_report, python_spawn, reference_spawn, result_of, stderr, stdout,
-    terminal_counts,
+    Fault, Impl, check_faults, conformance, json_report, py, python_spawn, reference, result_of,
+    stderr, stdout, terminal_counts,
 };
 
 #[test]
@@ -24,33 +24,8 @@ fn python_target_passes_every_test() {
     assert!(!text.contains("warning"), "{text}");
 }
 
-/// Which implementation a fault belongs to.
-#[derive(Clone, Copy, Debug)]
-enum Impl {
-    Python,
-    /// The reference server's hidden `--fault` flag (none yet: add rows when it lands).
-    #[allow(dead_code)]
-    Reference,
-}
-
-/// A deliberate fault and the test that must catch it: its ID, and words its message must hold.
-struct Fault {
-    target: Impl,
-    fault: &'static str,
-    caught_by: &'static str,
-    message: &'static str,
-}
-
-const fn py(fault: &'static str, caught_by: &'static str, message: &'static str) -> Fault {
-    Fault {
-        target: Impl::Python,
-        fault,
-        caught_by,
-        message,
-    }
-}
-
-/// protocol.md §7 and §4 faults. Adding one (also for the reference server) is one row.
+/// protocol.md §7 and §4 faults, for the Python target and the reference server. Adding one is
+/// one row.
 const FAULTS: &[Fault] = &[
     py(
         "float-position",
@@ -117,85 +92,70 @@ const FAULTS: &[Fault] = &[
         "whatsat/keeps-newest",
         "older IAMAT replaced the newer one",
     ),
+    reference(
+        "float-position",
+        "iamat/copy-position",
+        "position re-rendered from numbers",
+    ),
+    reference(
+        "six-digits",
+        "iamat/diff-nine-digits",
+        "has 6 fractional digits",
+    ),
+    reference("double-minus", "iamat/diff-client-ahead", "doubled sign"),
+    reference("no-sign", "iamat/diff-client-behind", "no explicit sign"),
+    reference(
+        "single-newline",
+        "whatsat/two-final-newlines",
+        "only one newline after the JSON",
+    ),
+    reference("indent4", "whatsat/google-layout", "4-space indent"),
+    reference(
+        "untrimmed",
+        "whatsat/json-value",
+        "results not cut to the bound",
+    ),
+    reference(
+        "recompute-diff",
+        "whatsat/at-line-stored",
+        "AT line was recomputed",
+    ),
+    reference(
+        "silent-invalid",
+        "errors/unknown-command",
+        "no reply at all",
+    ),
+    reference(
+        "crash-float-radius",
+        "whatsat/fractional-radius",
+        "closed the connection without replying",
+    ),
+    reference(
+        "one-per-conn",
+        "framing/pipelined",
+        "one command per connection",
+    ),
+    reference("no-radius-limit", "errors/radius-above-50", "was accepted"),
+    reference("no-bound-limit", "errors/bound-above-20", "was accepted"),
+    reference(
+        "untrimmed-copy",
+        "errors/copy-trimmed",
+        "white space around the line",
+    ),
+    reference(
+        "stale-accepted",
+        "whatsat/keeps-newest",
+        "older IAMAT replaced the newer one",
+    ),
 ];
-
-/// Runs the catching test against the broken variant; returns a complaint, if any.
-fn check_fault(f: &Fault) -> Option<String> {
-    let template = match f.target {
-        Impl::Python => python_spawn(&[f.fault]),
-        Impl::Reference => reference_spawn(&[f.fault]),
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let json = dir.path().join("r.json");
-    let out = conformance(&[
-        "--spawn",
-        &template,
-        "--run",
-        f.caught_by,
-        "--json",
-        json.to_str().expect("path"),
-    ]);
-    let text = stdout(&out);
-    let report = json_report(&json);
-    let r = result_of(&report, f.caught_by);
-    let outcome = r["outcome"].as_str().unwrap_or("");
-    let level = r["level"].as_str().unwrap_or("");
-    let message = r["message"].as_str().unwrap_or("");
-    let (want_outcome, want_code, mark) = if level == "MUST" {
-        ("fail", 1, "×")
-    } else {
-        ("warn", 0, "!")
-    };
-    let problems = [
-        (outcome != want_outcome).then(|| format!("outcome {outcome}, want {want_outcome}")),
-        (out.status.code() != Some(want_code))
-            .then(|| format!("exit {:?}, want {want_code}", out.status.code())),
-        (!message.contains(f.message))
-            .then(|| format!("message `{message}` lacks `{}`", f.message)),
-        (!text.contains(&format!("  {mark} {}", f.caught_by)))
-            .then(|| "terminal report lacks the test line".to_owned()),
-        (!text.contains("requirement: "))
-            .then(|| "terminal report lacks the requirement".to_owned()),
-    ];
-    let problems: Vec<String> = problems.into_iter().flatten().collect();
-    (!problems.is_empty()).then(|| {
-        format!(
-            "{:?} fault {} (test {}): {}\n{text}{}",
-            f.target,
-            f.fault,
-            f.caught_by,
-            problems.join("; "),
-            stderr(&out)
-        )
-    })
-}
 
 #[test]
 fn every_fault_is_caught_by_its_named_test() {
-    assert!(FAULTS.len() >= 12);
+    let count = |which: Impl| FAULTS.iter().filter(|f| f.target == which).count();
+    assert!(count(Impl::Python) >= 12 && count(Impl::Reference) >= 12);
     let started = Instant::now();
-    // Four at a time: each run starts a Python server and a suite.
-    let mut complaints = Vec::new();
-    for chunk in FAULTS.chunks(4) {
-        let found: Vec<Option<String>> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|f| s.spawn(move || check_fault(f)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Some("panicked".into())))
-                .collect()
-        });
-        complaints.extend(found.into_iter().flatten());
-    }
-    assert!(
-        complaints.is_empty(),
-        "{} of {} faults not caught as expected:\n{}",
-        complaints.len(),
-        FAULTS.len(),
-        complaints.join("\n\n")
-    );
+    // Four at a time: each run starts a server and a suite.
+    check_faults(FAULTS, 4, &[]);
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "took {:?}",

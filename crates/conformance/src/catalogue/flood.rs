@@ -215,26 +215,23 @@ async fn older_changes_nothing(ctx: &Ctx) -> Result<(), Problem> {
     let mut learned = Vec::new();
     let mut replaced = Vec::new();
     for server in &all {
-        let deadline = Instant::now() + ctx.env.timeout;
-        learned.push(
-            match ask(ctx, addr(ctx, server)?, &client, deadline).await {
-                Answer::Known(line) if line == kept => Learned::new(server, Verdict::Kept),
-                Answer::Known(line) => {
-                    if line == stale {
-                        replaced.push(server.clone());
-                    }
-                    Learned {
-                        answered: Some(String::from_utf8_lossy(&line).into_owned()),
-                        ..Learned::new(server, Verdict::WrongLine)
-                    }
+        learned.push(match ask(ctx, addr(ctx, server)?, &client).await {
+            Answer::Known(line) if line == kept => Learned::new(server, Verdict::Kept),
+            Answer::Known(line) => {
+                if line == stale {
+                    replaced.push(server.clone());
                 }
-                Answer::Unknown => Learned::new(server, Verdict::Never),
-                Answer::NoAnswer(why) => Learned {
-                    answered: Some(why),
-                    ..Learned::new(server, Verdict::NoAnswer)
-                },
+                Learned {
+                    answered: Some(String::from_utf8_lossy(&line).into_owned()),
+                    ..Learned::new(server, Verdict::WrongLine)
+                }
+            }
+            Answer::Unknown => Learned::new(server, Verdict::Never),
+            Answer::NoAnswer(why) => Learned {
+                answered: Some(why),
+                ..Learned::new(server, Verdict::NoAnswer)
             },
-        );
+        });
     }
     let update = format!("IAMAT {client} at {b}, 2 s older than the one at {a}");
     judge(ctx, update, learned, &BTreeSet::new(), &kept).map_err(|problem| match problem {
@@ -301,7 +298,7 @@ async fn concurrent_same_time(ctx: &Ctx) -> Result<(), Problem> {
     while Instant::now() < deadline {
         answers = Vec::new();
         for server in &all {
-            answers.push(ask(ctx, addr(ctx, server)?, &client, deadline).await);
+            answers.push(ask(ctx, addr(ctx, server)?, &client).await);
         }
         let first = answers.first();
         if answers
@@ -386,7 +383,7 @@ async fn many_clients(ctx: &Ctx) -> Result<(), Problem> {
         .flat_map(|server| sent.iter().map(move |s| (server, s)))
         .collect();
     let mut checks: Vec<(String, String, Learned)> = Vec::new();
-    for chunk in pairs.chunks(40) {
+    for chunk in pairs.chunks(64) {
         let polls = chunk
             .iter()
             .map(|(server, (client, line))| check_one(ctx, server, client, line, since, deadline));
@@ -530,7 +527,7 @@ async fn quiet_after_update(ctx: &Ctx) -> Result<(), Problem> {
     while Instant::now() < until && problems.is_empty() {
         for server in &all {
             let asked = Instant::now();
-            let answer = ask(ctx, addr(ctx, server)?, &client, asked + ctx.env.timeout).await;
+            let answer = ask(ctx, addr(ctx, server)?, &client).await;
             let took = asked.elapsed();
             match answer {
                 Answer::Known(got) if got == line => {}
@@ -589,23 +586,29 @@ async fn no_storm_inner(ctx: &Ctx) -> Result<(), Problem> {
         )))
     })?;
     // Warm up: updates until one arrives from every neighbour (links reconnect to the listener).
+    // Copies of any of them count: a busy herd may deliver late.
     let deadline = Instant::now() + ctx.env.settle;
     let mut warm = false;
-    let mut round = 0;
+    let mut sent: Vec<String> = Vec::new();
     while Instant::now() < deadline && !warm {
-        let client = ctx.client_id(&format!("-warm{round}"));
-        round += 1;
+        let client = ctx.client_id(&format!("-warm{}", sent.len()));
         update_at(ctx, &origin, &client).await?;
+        sent.push(client);
         let round_end = (Instant::now() + Duration::from_millis(150)).min(deadline);
-        while Instant::now() < round_end {
-            if sniffer.copies(&client) >= degree {
-                warm = true;
-                break;
+        while Instant::now() < round_end && !warm {
+            // Any update of the suite's seen more than once per neighbour is a storm already
+            // (the earlier ones too, still bouncing around a busy herd).
+            if let Some((_, copies)) = sniffer.most_copied("conf-").filter(|(_, n)| *n > degree) {
+                return storm(&spy, degree, copies);
             }
+            warm = sent.iter().any(|client| sniffer.copies(client) == degree);
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
     if !warm {
+        if let Some((_, copies)) = sniffer.most_copied("conf-").filter(|(_, n)| *n > degree) {
+            return storm(&spy, degree, copies);
+        }
         return fail(format!(
             "the suite listened in place of {spy} (stopped) but never got an update from all its \
              {degree} neighbours within {} s ({} connection(s) seen): it looks for the client ID \
@@ -628,7 +631,14 @@ async fn no_storm_inner(ctx: &Ctx) -> Result<(), Problem> {
     .await?;
     // Give a storm time to show.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let copies = sniffer.copies(&client);
+    // A storm is this test's finding; it may also have kept the herd too busy to converge.
+    let copies = sniffer
+        .most_copied("conf-")
+        .map_or(0, |(_, n)| n)
+        .max(sniffer.copies(&client));
+    if copies > degree {
+        return storm(&spy, degree, copies);
+    }
     judge(
         ctx,
         label(
@@ -640,12 +650,12 @@ async fn no_storm_inner(ctx: &Ctx) -> Result<(), Problem> {
         learned,
         &down,
         &line,
-    )?;
-    if copies > degree {
-        return fail(format!(
-            "{spy}'s {degree} neighbours sent it {copies} copies of one update (at most {degree}: \
-             one from each): a flood storm — older or equal copies must be dropped, not forwarded"
-        ));
-    }
-    Ok(())
+    )
+}
+
+fn storm(spy: &str, degree: usize, copies: usize) -> Result<(), Problem> {
+    fail(format!(
+        "{spy}'s {degree} neighbours sent it {copies} copies of one update (at most {degree}: one \
+         from each): a flood storm — older or equal copies must be dropped, not forwarded"
+    ))
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::herd::{Answer, Spread, addr, ask, names, restore, set_down, spread_and_check};
+use super::herd::{Answer, Spread, addr, ask, names, restore, set_down, spread_and_check, warm_up};
 use super::{time_from_now, unique_position};
 use crate::case;
 use crate::propagation::{Learned, Propagation, Verdict};
@@ -145,6 +145,8 @@ async fn restart_rejoins_inner(ctx: &Ctx) -> Result<(), Problem> {
     let neighbour = neighbours[ctx.pick(neighbours.len())].clone();
     let down = BTreeSet::from([server.clone()]);
     let none = BTreeSet::new();
+    // Links up first, so the ones towards the server are known to have worked before it stops.
+    warm_up(ctx).await;
     // While it is down, an update at its neighbour (whose link to it then fails).
     set_down(ctx, &none, &down).await?;
     let how = Spread {
@@ -221,7 +223,7 @@ async fn no_delay_inner(ctx: &Ctx) -> Result<(), Problem> {
             .await;
         let iamat = started.elapsed();
         let asked = Instant::now();
-        let answer = ask(ctx, address, &client, asked + ctx.env.timeout).await;
+        let answer = ask(ctx, address, &client).await;
         let whatsat = asked.elapsed();
         let slowest = iamat.max(whatsat);
         match (&got, &answer) {

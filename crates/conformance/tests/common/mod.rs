@@ -40,18 +40,12 @@ pub fn python_spawn(faults: &[&str]) -> String {
     template
 }
 
-/// The `--spawn` template for the reference server binary, which must sit next to this
-/// crate's binary (`cargo build -p herd-server`), with these (future) faults switched on.
+/// The `--spawn` template for one reference server per process (the suite's hidden
+/// `reference-server` mode, i.e. `herd_server` itself) with these faults switched on.
 pub fn reference_spawn(faults: &[&str]) -> String {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_conformance")).with_file_name("herd-server");
-    assert!(
-        bin.exists(),
-        "no reference server binary at {}: run `cargo build -p herd-server` first",
-        bin.display()
-    );
     let mut template = format!(
-        "{} {{name}} --herd {{herd}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
-        bin.display()
+        "{} reference-server {{name}} --herd {{herd}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
+        env!("CARGO_BIN_EXE_conformance")
     );
     for f in faults {
         template.push_str(&format!(" --fault {f}"));
@@ -109,4 +103,123 @@ pub fn result_of<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json:
         .as_array()
         .and_then(|rs| rs.iter().find(|r| r["id"] == id))
         .unwrap_or_else(|| panic!("no result for {id} in the JSON report"))
+}
+
+/// Which implementation a fault belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Impl {
+    Python,
+    /// The reference server (`herd_server`) with its hidden `--fault` switches.
+    Reference,
+}
+
+/// A deliberate fault and the test that must catch it: its ID, and words its message must hold.
+pub struct Fault {
+    pub target: Impl,
+    pub fault: &'static str,
+    pub caught_by: &'static str,
+    pub message: &'static str,
+}
+
+/// A Python-target fault row.
+pub const fn py(fault: &'static str, caught_by: &'static str, message: &'static str) -> Fault {
+    Fault {
+        target: Impl::Python,
+        fault,
+        caught_by,
+        message,
+    }
+}
+
+/// A reference-server fault row.
+pub const fn reference(
+    fault: &'static str,
+    caught_by: &'static str,
+    message: &'static str,
+) -> Fault {
+    Fault {
+        target: Impl::Reference,
+        fault,
+        caught_by,
+        message,
+    }
+}
+
+/// Runs the catching test against the broken variant; returns a complaint, if any.
+pub fn check_fault(f: &Fault, extra: &[&str]) -> Option<String> {
+    let template = match f.target {
+        Impl::Python => python_spawn(&[f.fault]),
+        Impl::Reference => reference_spawn(&[f.fault]),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let mut args = vec![
+        "--spawn",
+        &template,
+        "--run",
+        f.caught_by,
+        "--json",
+        json.to_str().expect("path"),
+    ];
+    args.extend_from_slice(extra);
+    let out = conformance(&args);
+    let text = stdout(&out);
+    let report = json_report(&json);
+    let r = result_of(&report, f.caught_by);
+    let outcome = r["outcome"].as_str().unwrap_or("");
+    let level = r["level"].as_str().unwrap_or("");
+    let message = r["message"].as_str().unwrap_or("");
+    let (want_outcome, want_code, mark) = if level == "MUST" {
+        ("fail", 1, "×")
+    } else {
+        ("warn", 0, "!")
+    };
+    let problems = [
+        (outcome != want_outcome).then(|| format!("outcome {outcome}, want {want_outcome}")),
+        (out.status.code() != Some(want_code))
+            .then(|| format!("exit {:?}, want {want_code}", out.status.code())),
+        (!message.contains(f.message))
+            .then(|| format!("message `{message}` lacks `{}`", f.message)),
+        (!text.contains(&format!("  {mark} {}", f.caught_by)))
+            .then(|| "terminal report lacks the test line".to_owned()),
+        (!text.contains("requirement: "))
+            .then(|| "terminal report lacks the requirement".to_owned()),
+    ];
+    let problems: Vec<String> = problems.into_iter().flatten().collect();
+    (!problems.is_empty()).then(|| {
+        format!(
+            "{:?} fault {} (test {}): {}\n{text}{}",
+            f.target,
+            f.fault,
+            f.caught_by,
+            problems.join("; "),
+            stderr(&out)
+        )
+    })
+}
+
+/// Checks every fault, `parallel` at a time, with `extra` arguments; panics listing those not
+/// caught as expected.
+pub fn check_faults(faults: &[Fault], parallel: usize, extra: &[&str]) {
+    let mut complaints = Vec::new();
+    for chunk in faults.chunks(parallel) {
+        let found: Vec<Option<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|f| s.spawn(move || check_fault(f, extra)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Some("panicked".into())))
+                .collect()
+        });
+        complaints.extend(found.into_iter().flatten());
+    }
+    assert!(
+        complaints.is_empty(),
+        "{} of {} faults not caught as expected:\n{}",
+        complaints.len(),
+        faults.len(),
+        complaints.join("\n\n")
+    );
 }
