@@ -179,6 +179,9 @@ impl LinkTask {
                 },
                 update = updates.recv() => {
                     let Some(first) = update else { return "server stopped".into() };
+                    // Let the updates of this scheduling round join this write: one send
+                    // syscall for many updates when the herd is busy.
+                    tokio::task::yield_now().await;
                     let mut sent = vec![first];
                     while let Ok(more) = updates.try_recv() {
                         sent.push(more);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -27,6 +27,9 @@ pub struct ServerLog {
 
 /// Renders bytes from the wire for a log line: valid UTF-8 as is, anything else escaped.
 pub fn printable(bytes: &[u8]) -> String {
+    if bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
     let text = String::from_utf8_lossy(bytes);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -46,9 +49,13 @@ fn stamp(at: SystemTime) -> String {
         .unwrap_or_else(|_| String::from("-"))
 }
 
+/// How long the writer rests after each batch. Resting lets lines pile up, so that under load a
+/// busy server does not pay a thread wake-up per log line.
+const BATCH_PAUSE: Duration = Duration::from_millis(5);
+
 /// The writer thread: drains the queue in batches, one flush per batch.
 fn write_lines(file: std::fs::File, lines: Receiver<(SystemTime, String)>) {
-    let mut out = std::io::BufWriter::new(file);
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, file);
     while let Ok(first) = lines.recv() {
         let mut result = writeln!(out, "{} {}", stamp(first.0), first.1);
         while let Ok((at, text)) = lines.try_recv() {
@@ -58,6 +65,7 @@ fn write_lines(file: std::fs::File, lines: Receiver<(SystemTime, String)>) {
             eprintln!("herd-server: cannot write its log; logging stops");
             return;
         }
+        std::thread::sleep(BATCH_PAUSE);
     }
 }
 
