@@ -84,19 +84,13 @@ pub fn workspace() -> PathBuf {
         .unwrap()
 }
 
-/// The Python target's interpreter: $HERD_PYTHON or `<workspace>/.venv/bin/python`. Fails (not
-/// skips) when missing, saying how to create it.
+/// The Python target's interpreter (see `mocks::python_target`: `$HERD_PYTHON` or the workspace
+/// venv, created on first use).
 pub fn python() -> String {
-    if let Ok(p) = std::env::var("HERD_PYTHON") {
-        return p;
-    }
-    let venv = workspace().join(".venv/bin/python");
-    assert!(
-        venv.exists(),
-        "the Python target needs {}: create it with `python3 -m venv .venv && .venv/bin/pip install -r python/requirements.txt pytest` (or set HERD_PYTHON)",
-        venv.display()
-    );
-    venv.display().to_string()
+    mocks::python_target::python()
+        .expect("the Python target's interpreter")
+        .display()
+        .to_string()
 }
 
 /// The `--spawn` template that starts the Python target, one process per server.
