@@ -48,8 +48,8 @@ use crate::setup::{FramingChoice, Settings, Source, prepare};
 #[derive(Parser, Debug)]
 #[command(version, verbatim_doc_comment)]
 pub struct Args {
-    /// HOST:PORT of a running server to check. Without --target and --spawn the suite starts the
-    /// reference herd itself.
+    /// HOST:PORT of a running server to check (single-server tests only). Without --target,
+    /// --spawn and --herd the suite starts the reference herd itself.
     #[arg(long, value_name = "HOST:PORT", conflicts_with = "spawn")]
     pub target: Option<String>,
 

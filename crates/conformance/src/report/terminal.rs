@@ -64,6 +64,8 @@ impl<W: Write> Terminal<W> {
             } else {
                 "problem"
             };
+            // Continuation lines (one per failed case) indented under the label.
+            let message = message.replace('\n', "\n        ");
             writeln!(self.out, "      {label}: {message}")?;
         }
         // Per update, when each server learned it: the grader's per-server verdict.
