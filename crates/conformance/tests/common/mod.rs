@@ -11,24 +11,19 @@ pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The Python interpreter with the target's dependencies: `$HERD_PYTHON` or `<workspace>/.venv`.
-/// Panics with the setup command when missing: these tests must not silently skip.
+/// The Python interpreter with the target's dependencies (see `mocks::python_target`:
+/// `$HERD_PYTHON` or the workspace venv, created on first use). Panics when there is none:
+/// these tests must not silently skip.
 pub fn python() -> String {
-    if let Ok(p) = std::env::var("HERD_PYTHON") {
-        return p;
-    }
-    let venv = workspace().join(".venv/bin/python");
-    assert!(
-        venv.exists(),
-        "no Python for the Python target at {}: run `python3 -m venv .venv && .venv/bin/pip install -r python/requirements.txt pytest` in the workspace, or set HERD_PYTHON",
-        venv.display()
-    );
-    venv.display().to_string()
+    mocks::python_target::python()
+        .expect("the Python target's interpreter")
+        .display()
+        .to_string()
 }
 
 /// The `--spawn` template for the Python target with these faults switched on.
 pub fn python_spawn(faults: &[&str]) -> String {
-    let script = workspace().join("python/herd_server.py");
+    let script = mocks::python_target::server_script();
     let mut template = format!(
         "{} {} {{name}} --herd {{herd}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
         python(),
