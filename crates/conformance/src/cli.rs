@@ -1,6 +1,7 @@
 //! The command line: parses the arguments, prepares the servers, runs the selection, writes the
 //! reports, and maps the outcome to an exit code (0 all MUST passed, 1 failures, 2 could not run).
 
+use herd_wire::parse_duration;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -137,15 +138,6 @@ pub struct Args {
     pub trace: bool,
 }
 
-/// `3`, `0.5` (seconds) or a humantime duration (`500ms`, `2s`).
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    if let Ok(secs) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs)
-            .map_err(|_| format!("`{text}` is not a valid number of seconds"));
-    }
-    humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (try 3, 0.5 or 500ms)"))
-}
-
 /// Runs the suite; returns the exit code.
 pub async fn run(args: Args) -> u8 {
     match run_inner(args).await {
@@ -258,7 +250,7 @@ async fn run_inner(args: Args) -> Result<u8, String> {
 
     let info = RunInfo {
         target: &prepared.target_label,
-        framing: env.framing.as_str(),
+        framing: env.framing.name(),
         places_url: &env.stand_in.uri(),
         seed,
         trace: args.trace,

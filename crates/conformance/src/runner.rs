@@ -120,22 +120,7 @@ pub fn fail<T>(message: impl Into<String>) -> Result<T, Problem> {
 }
 
 /// How the suite's ordinary exchanges talk to the server (protocol.md §1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framing {
-    /// Write a line, read the reply, keep the connection.
-    Line,
-    /// Write the command, half-close, read until the server closes.
-    Eof,
-}
-
-impl Framing {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Framing::Line => "line",
-            Framing::Eof => "eof",
-        }
-    }
-}
+pub use herd_wire::Framing;
 
 /// A server under test.
 #[derive(Clone, Debug)]

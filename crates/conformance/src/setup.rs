@@ -233,7 +233,7 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
         0,
         format!("checking {} — server {name_shown}", primary.addr),
     );
-    header.push(format!("framing: {}{note}", framing.as_str()));
+    header.push(format!("framing: {}{note}", framing.name()));
     let target_label = format!(
         "{} ({})",
         primary.addr,

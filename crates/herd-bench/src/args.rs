@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 /// Load generator for proxy herds: round-trip and propagation latency, any implementation.
 ///
@@ -128,37 +128,7 @@ pub struct Args {
     pub plot: Option<PathBuf>,
 }
 
-/// How requests are framed on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Framing {
-    Line,
-    Eof,
-}
-
-impl Framing {
-    pub fn name(self) -> &'static str {
-        match self {
-            Framing::Line => "line",
-            Framing::Eof => "eof",
-        }
-    }
-}
-
-/// `10` and `2.5` are seconds; anything else goes to humantime (`10s`, `500ms`, `1m`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let plain = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
-    if plain {
-        return text
-            .parse::<f64>()
-            .ok()
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
-            .ok_or_else(|| format!("`{text}` is not a duration; try 10, 10s or 500ms"));
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration ({e}); try 10, 10s or 500ms"))
-}
+pub use herd_wire::{Framing, parse_duration};
 
 fn parse_ratio(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {

@@ -112,24 +112,7 @@ pub struct TargetArgs {
     pub timeout: Duration,
 }
 
-/// How a request is framed on the connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Framing {
-    /// Newline-terminated command, reply read up to its end; the connection could carry more.
-    Line,
-    /// Command written, write side shut down, reply read until the server closes.
-    Eof,
-}
-
-impl Framing {
-    /// The name `--framing` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Framing::Line => "line",
-            Framing::Eof => "eof",
-        }
-    }
-}
+pub use herd_wire::Framing;
 
 /// `--color`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -153,12 +136,7 @@ impl ColorWhen {
 
 /// `5s`, `300ms`, or a bare number of seconds (`2.5`); zero is refused.
 fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let duration = match text.parse::<f64>() {
-        Ok(secs) if (0.0..1e9).contains(&secs) => Duration::from_secs_f64(secs),
-        Ok(_) => return Err("a timeout is a positive duration, like 5s or 300ms".to_owned()),
-        Err(_) => humantime::parse_duration(text)
-            .map_err(|e| format!("{e}; a timeout looks like 5s, 300ms or 2.5"))?,
-    };
+    let duration = herd_wire::parse_duration(text)?;
     if duration.is_zero() {
         return Err("the timeout must be more than zero".to_owned());
     }

@@ -6,6 +6,7 @@
 //! hide behind a matching bug in the server.
 
 pub mod at_line;
+pub mod cli_values;
 pub mod client_time;
 pub mod command;
 pub mod fields;
@@ -15,6 +16,7 @@ pub mod position;
 pub mod whatsat_args;
 
 pub use at_line::AtLine;
+pub use cli_values::{Framing, parse_duration};
 pub use client_time::{ClientTime, TimeDiff};
 pub use command::{Command, Iamat, Whatsat, parse_command};
 pub use herd::{Herd, HerdError, Preset, ServerSpec};
