@@ -118,21 +118,21 @@ fn herd_catalogue_passes(template: Option<&str>, seed: u64) {
 fn reference_herd_passes_the_herd_catalogue_with_five_seeds() {
     let base: u64 = rand::random::<u16>().into();
     for seed in base..base + 5 {
+        // Speed is the benchmark's business, not a test's: a loaded CI machine must not fail this.
         let started = Instant::now();
         herd_catalogue_passes(None, seed);
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "seed {seed} took {:?}",
-            started.elapsed()
-        );
+        eprintln!("seed {seed}: herd catalogue in {:?}", started.elapsed());
     }
 }
 
 #[test]
-fn python_herd_passes_the_herd_catalogue_again() {
-    // One seed here; python_target_passes_every_test runs it again with the rest of the suite
-    // (Python servers take ~0.5 s to start, so every restart costs; keep the crate's run short).
-    herd_catalogue_passes(Some(&python_spawn(&[])), rand::random::<u16>().into());
+fn python_herd_passes_the_herd_catalogue_with_four_more_seeds() {
+    // Four seeds here and one in python_target_passes_every_test: five runs of the herd
+    // catalogue on the Python herd, as on the reference herd, so a flaky verdict shows up in CI.
+    let base: u64 = rand::random::<u16>().into();
+    for seed in base..base + 4 {
+        herd_catalogue_passes(Some(&python_spawn(&[])), seed);
+    }
 }
 
 /// A herd file for `preset`'s names and links on free ports.
