@@ -176,17 +176,18 @@ pub(crate) const STREETS: &[&str] = &[
     "Avenida São João",
 ];
 
-/// Localities as Google writes them after the short plus code; the text before
-/// the first comma is the city used in `vicinity`.
-pub(crate) const LOCALITIES: &[&str] = &[
-    "Los Angeles, California",
-    "Zürich, Switzerland",
-    "São Paulo, State of São Paulo, Brazil",
-    "Kraków, Poland",
-    "Montréal, Quebec, Canada",
-    "Reykjavík, Iceland",
-    "Köln, Germany",
-    "Sydney, New South Wales, Australia",
+/// Localities as Google writes them after the short plus code (the text before
+/// the first comma is the city used in `vicinity`), with the city's position: a
+/// search is given the locality nearest to it, so UCLA's places are in Los Angeles.
+pub(crate) const LOCALITIES: &[(&str, f64, f64)] = &[
+    ("Los Angeles, California", 34.05, -118.24),
+    ("Zürich, Switzerland", 47.37, 8.54),
+    ("São Paulo, State of São Paulo, Brazil", -23.55, -46.63),
+    ("Kraków, Poland", 50.06, 19.94),
+    ("Montréal, Quebec, Canada", 45.50, -73.57),
+    ("Reykjavík, Iceland", 64.15, -21.94),
+    ("Köln, Germany", 50.94, 6.96),
+    ("Sydney, New South Wales, Australia", -33.87, 151.21),
 ];
 
 /// Photo contributors.

@@ -82,14 +82,26 @@ pub(crate) fn search_area(lat: f64, lng: f64, radius_m: f64) -> SearchArea {
         (lng * 1e6).round() as i64,
         (radius_m * 1e3).round() as i64,
     ]));
-    let mut town_rng = SplitMix64::new(seed_from(&[lat.round() as i64, lng.round() as i64]));
-    let locality = LOCALITIES[town_rng.index(LOCALITIES.len())];
+    let locality = nearest_locality(lat, lng);
     let city = locality.split(',').next().unwrap_or(locality);
     let page_token = format!("Aap_uE{}", rng.token(TOKEN_ALPHABET, 150));
     let places = (0..count)
         .map(|index| make_place(&mut rng, index, (lat, lng), radius_m, locality, city))
         .collect();
     SearchArea { places, page_token }
+}
+
+/// The locality whose city is nearest to `(lat, lng)`, by a flat-map distance in degrees:
+/// plain arithmetic (no platform trigonometry), so the choice is the same everywhere.
+fn nearest_locality(lat: f64, lng: f64) -> &'static str {
+    let flat_distance = |(_, city_lat, city_lng): &(&str, f64, f64)| {
+        let d_lng = (lng - city_lng + 540.0).rem_euclid(360.0) - 180.0;
+        (lat - city_lat).powi(2) + d_lng.powi(2)
+    };
+    LOCALITIES
+        .iter()
+        .min_by(|a, b| flat_distance(a).total_cmp(&flat_distance(b)))
+        .map_or("Los Angeles, California", |(name, _, _)| name)
 }
 
 fn make_place(
@@ -175,5 +187,28 @@ fn make_place(
         formatted_address: format!("{street_address}, {locality}"),
         short_address: format!("{street_address}, {city}"),
         maps_cid: rng.next_u64() >> 1,
+    }
+}
+
+#[cfg(test)]
+mod locality_tests {
+    use super::nearest_locality;
+
+    #[test]
+    fn a_search_gets_the_nearest_city() {
+        assert_eq!(
+            nearest_locality(34.068930, -118.445127),
+            "Los Angeles, California"
+        );
+        assert_eq!(
+            nearest_locality(-33.86, 151.20),
+            "Sydney, New South Wales, Australia"
+        );
+        assert_eq!(nearest_locality(47.0, 8.0), "Zürich, Switzerland");
+        // Across the date line, -179° is next to Sydney's side of the map, not Los Angeles'.
+        assert_eq!(
+            nearest_locality(-33.0, -179.0),
+            "Sydney, New South Wales, Australia"
+        );
     }
 }
