@@ -232,22 +232,27 @@ fn fit_clients(args: &Args, servers: usize, in_process: bool) -> usize {
     }
 }
 
+/// `Riley 127.0.0.1:12000, ...`; a `--target` given by address alone is shown once.
+fn server_list(servers: &[(String, String)]) -> String {
+    servers
+        .iter()
+        .map(|(name, address)| {
+            if name == address {
+                address.clone()
+            } else {
+                format!("{name} {address}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 async fn check_listening(source: &HerdSource, herd: &StartedHerd) -> anyhow::Result<()> {
     let missing = herds::unreachable(&herd.servers).await;
     if missing.is_empty() {
         return Ok(());
     }
-    let list = missing
-        .iter()
-        .map(|(n, a)| {
-            if n == a {
-                a.clone()
-            } else {
-                format!("{n} {a}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = server_list(&missing);
     let hint = match source {
         HerdSource::Running(h) => format!(
             "start it with `herd-server --all --herd {}`, or let the bench start one: `herd-bench --spawn-reference`",
@@ -330,18 +335,7 @@ fn header(args: &Args, w: &Workload, herds: &[StartedHerd], places_url: Option<&
         w.probe_ratio * 100.0
     );
     for (side, herd) in herds.iter().enumerate() {
-        let servers = herd
-            .servers
-            .iter()
-            .map(|(n, a)| {
-                if n == a {
-                    a.clone()
-                } else {
-                    format!("{n} {a}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let servers = server_list(&herd.servers);
         let who = if herds.len() > 1 {
             format!("Herd {}", letter(side))
         } else {
