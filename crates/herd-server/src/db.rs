@@ -52,17 +52,4 @@ impl Db {
             .get(client)
             .cloned()
     }
-
-    /// How many clients are known.
-    pub fn len(&self) -> usize {
-        self.locations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// True when no client is known.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

@@ -145,8 +145,7 @@ impl Faults {
         if fields.len() != 6 {
             return line.to_vec();
         }
-        let diff = String::from_utf8_lossy(&fields[2]).into_owned();
-        let mut diff = diff;
+        let mut diff = String::from_utf8_lossy(&fields[2]).into_owned();
         if self.has(Fault::SixDigits) {
             diff.truncate(diff.len().saturating_sub(3));
         }

@@ -94,11 +94,6 @@ impl PlacesClient {
         })
     }
 
-    /// The base URL in use.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
     /// Nearby places for a WHATSAT: JSON text ready to serve (no trailing newline).
     pub async fn nearby(
         &self,

@@ -59,11 +59,6 @@ impl ClientTime {
         })
     }
 
-    /// A time from whole nanoseconds since the epoch.
-    pub fn from_nanos(nanos: i128) -> Self {
-        Self { nanos }
-    }
-
     /// Now, from the system clock.
     pub fn now() -> Self {
         let nanos = match SystemTime::now().duration_since(UNIX_EPOCH) {
@@ -102,11 +97,6 @@ pub struct TimeDiff {
 }
 
 impl TimeDiff {
-    /// A difference of this many nanoseconds.
-    pub fn from_nanos(nanos: i128) -> Self {
-        Self { nanos }
-    }
-
     /// The difference in nanoseconds.
     pub fn as_nanos(self) -> i128 {
         self.nanos
