@@ -33,9 +33,11 @@ use crate::setup::{FramingChoice, Settings, Source, prepare};
 ///   conformance --target localhost:12000 --known-failing known.txt --strict
 ///   conformance --run flood --run resilience --seed 7 --settle 3s
 ///
-/// --spawn placeholders: {name} {port} {host} {places_url} {herd} (a herd TOML file with every
-/// server's real address) {log_dir}. Without {port} and {herd} the servers must listen on the
-/// --herd file's ports. Spawned servers run in their own process group and are
+/// --spawn placeholders: {name} {port} {host} {address} {places_url} {herd} (a herd TOML file with
+/// every server's real address; also {herd_file}) {log_dir}. Without {port}, {address} or {herd}
+/// the servers must listen on the --herd file's ports. A server counts as started once a process
+/// of its own listens on its port; if another program takes a chosen port first, the herd is
+/// started again on new ports. Spawned servers run in their own process group and are
 /// stopped at the end, on failure and on Ctrl-C; resilience tests stop single servers (SIGTERM,
 /// SIGKILL after 2 s) and restart them with the same command.
 ///

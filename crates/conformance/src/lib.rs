@@ -25,6 +25,5 @@ pub mod runner;
 pub mod select;
 pub mod setup;
 pub mod sniffer;
-pub mod spawn;
 pub mod topology;
 pub mod wire;

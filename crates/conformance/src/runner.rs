@@ -17,9 +17,9 @@ use rand::{Rng as _, SeedableRng as _};
 use tokio::time::Instant;
 
 use crate::propagation::Propagation;
-use crate::spawn::Spawner;
 use crate::topology::Topology;
 use crate::wire::{Conn, End, Received, Transcript, WireEvent};
+use herd_spawn::Spawner;
 
 /// How strongly protocol.md asks for something.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

@@ -11,9 +11,9 @@ use tokio::time::Instant;
 
 use crate::expect::{now_ns, time_text};
 use crate::runner::{Env, Framing, Target};
-use crate::spawn::Spawner;
 use crate::topology::Topology;
 use crate::wire::{Conn, End, Transcript, line_end};
+use herd_spawn::Spawner;
 
 /// Where the servers come from.
 #[derive(Clone, Debug)]
@@ -109,7 +109,7 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
             // `exec`: the shell becomes the server, so stopping it leaves no orphan behind.
             let template = format!(
                 "exec {} {} {{name}} --herd {{herd}} --places-url {{places_url}} --log-dir {{log_dir}}",
-                crate::spawn::shell_quote(&exe.display().to_string()),
+                herd_spawn::shell_quote(&exe.display().to_string()),
                 crate::reference::SUBCOMMAND
             );
             let (spawner, targets) =
@@ -267,7 +267,6 @@ async fn spawn_servers(
     whole_herd: bool,
     places_url: &str,
 ) -> Result<(Spawner, Vec<Target>), CannotRun> {
-    let spawner = Spawner::new(template, herd, places_url)?;
     let mut names: Vec<String> = vec![server.to_owned()];
     if whole_herd {
         names.extend(
@@ -277,9 +276,11 @@ async fn spawn_servers(
                 .filter(|n| n != server),
         );
     }
-    let started = futures::future::join_all(names.iter().map(|name| spawner.start(name))).await;
-    for (name, result) in names.iter().zip(started) {
-        result.map_err(|e| CannotRun(format!("cannot start server {name}: {e:#}")))?;
+    let spawner = Spawner::launch(template, herd, places_url, &names)
+        .await
+        .map_err(|e| CannotRun(format!("{e:#}")))?;
+    for restart in spawner.restarts() {
+        eprintln!("conformance: {restart}");
     }
     let mut targets = Vec::new();
     for name in &names {

@@ -25,13 +25,16 @@ pub enum Failure {
     /// The run completed but no request got a good reply: exit 1.
     #[error("{0}")]
     AllFailed(String),
+    /// A server the bench started exited during the run, so its figures mean little: exit 1.
+    #[error("{0}")]
+    ServerExited(String),
 }
 
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Setup(_) => 2,
-            Failure::AllFailed(_) => 1,
+            Failure::AllFailed(_) | Failure::ServerExited(_) => 1,
         }
     }
 }
@@ -104,7 +107,8 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     let progress = Progress::on_terminal();
     let run_id = run_id();
     let mut results: Vec<Option<(RunStats, CpuUse)>> = vec![None; herds.len()];
-    for round in 0..args.rounds {
+    let mut exited = None;
+    'rounds: for round in 0..args.rounds {
         for (side, herd) in herds.iter().enumerate() {
             progress.label(&side_name(side, herds.len(), args.rounds, round));
             let endpoints = endpoints(herd, &args);
@@ -124,6 +128,11 @@ pub async fn run(args: Args) -> Result<(), Failure> {
                     (all, add_cpu(all_cpu, cpu))
                 }
             });
+            let gone = herd.exited_servers();
+            if !gone.is_empty() {
+                exited = Some(exited_message(herd, &gone));
+                break 'rounds;
+            }
         }
     }
     progress.clear();
@@ -158,6 +167,9 @@ pub async fn run(args: Args) -> Result<(), Failure> {
 
     write_outputs(&args, &reports, &all_stats)?;
 
+    if let Some(message) = exited {
+        return Err(Failure::ServerExited(message));
+    }
     for report in &reports {
         if report.requests.sent > 0 && report.requests.replied == 0 {
             return Err(Failure::AllFailed(format!(
@@ -245,6 +257,24 @@ fn server_list(servers: &[(String, String)]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Says which spawned servers exited during a run and how.
+fn exited_message(herd: &StartedHerd, gone: &[(String, String)]) -> String {
+    let each: Vec<String> = gone
+        .iter()
+        .map(|(name, how)| format!("{name} exited during the run ({how})"))
+        .collect();
+    format!(
+        "{} of {}; the figures above are not those of a whole herd\n{}",
+        if gone.len() == 1 {
+            "a server"
+        } else {
+            "servers"
+        },
+        herd.label,
+        each.join("\n")
+    )
 }
 
 async fn check_listening(source: &HerdSource, herd: &StartedHerd) -> anyhow::Result<()> {

@@ -24,8 +24,10 @@ use clap::Parser;
 ///                           each `reference`, a preset or herd file (running), or `spawn:CMD`
 ///
 /// Spawn templates are run with `sh -c` once per server of --herd's topology, after these
-/// placeholders are replaced: {name} {port} {address} {herd_file} (the herd on the chosen free
-/// ports) {places_url} (the bench's Places stand-in) {log_dir} (a temporary folder).
+/// placeholders are replaced: {name} {port} {host} {address} {herd} (the herd on the chosen free
+/// ports; also {herd_file}) {places_url} (the bench's Places stand-in) {log_dir} (a temporary
+/// folder). The same placeholders as `conformance --spawn`. A spawned server that exits during
+/// the run fails the run (exit 1), naming the server.
 ///
 /// Examples:
 ///   herd-bench --spawn-reference                      # one-command demo
@@ -33,7 +35,7 @@ use clap::Parser;
 ///   herd-bench --rate 20000 --duration 30s --json run.json --plot run.svg
 ///   herd-bench --whatsat-ratio 0.2 --places-port 8900 # herd started with --places-url http://127.0.0.1:8900
 ///   herd-bench --clients 1000 --compare reference \
-///     "spawn:.venv/bin/python python/herd_server.py {name} --herd {herd_file} --port {port} --places-url {places_url} --log-dir {log_dir}"
+///     "spawn:.venv/bin/python python/herd_server.py {name} --herd {herd} --port {port} --places-url {places_url} --log-dir {log_dir}"
 ///
 /// Durations: `10` (seconds), `10s`, `500ms`, `1m`. Exit status: 0 after a completed run,
 /// 1 when every request failed, 2 when the herd is unreachable or an option is wrong.

@@ -2,20 +2,15 @@
 //! addresses), the reference herd started in this process, or processes started from a command
 //! template — plus the check that something listens before a run starts.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use herd_server::LocalHerd;
 use herd_server::places::{PlacesApi, PlacesClient};
+use herd_spawn::Spawner;
 use herd_wire::Herd;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
-use tokio::time::{Instant, sleep, timeout};
-
-/// How long spawned servers get to start listening.
-const SPAWN_READY: Duration = Duration::from_secs(20);
+use tokio::net::TcpStream;
+use tokio::time::timeout;
 
 /// Where the herd under test comes from.
 #[derive(Clone, Debug)]
@@ -75,6 +70,17 @@ impl HerdSource {
     }
 }
 
+impl StartedHerd {
+    /// The servers the bench started that have since exited, each with how it ended and the
+    /// end of its output.
+    pub fn exited_servers(&self) -> Vec<(String, String)> {
+        match &self._keep {
+            Keep::Processes(spawner) => spawner.exited_servers(),
+            Keep::Nothing | Keep::Local(_) => Vec::new(),
+        }
+    }
+}
+
 /// A herd ready to be loaded; anything the bench started stops when this is dropped.
 #[derive(Debug)]
 pub struct StartedHerd {
@@ -92,7 +98,7 @@ pub struct StartedHerd {
 enum Keep {
     Nothing,
     Local(Box<LocalHerd>),
-    Processes(Vec<Child>, tempfile::TempDir),
+    Processes(Box<Spawner>),
 }
 
 /// Starts (or just names) the herd of `source`. `places_url` is the bench's stand-in.
@@ -142,120 +148,23 @@ fn pairs(herd: &Herd) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
-    let mut listeners = Vec::new();
-    for _ in 0..n {
-        listeners.push(TcpListener::bind("127.0.0.1:0").await?);
-    }
-    Ok(listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
-        .collect())
-}
-
-/// Fills a template's placeholders for one server.
-pub fn fill(
-    template: &str,
-    name: &str,
-    address: &str,
-    herd_file: &str,
-    places_url: &str,
-    log_dir: &str,
-) -> String {
-    let port = address.rsplit_once(':').map_or("", |(_, p)| p);
-    template
-        .replace("{name}", name)
-        .replace("{port}", port)
-        .replace("{address}", address)
-        .replace("{herd_file}", herd_file)
-        .replace("{places_url}", places_url)
-        .replace("{log_dir}", log_dir)
-}
-
 async fn spawn(
     template: &str,
     topology: &Herd,
     places_url: &str,
     label: String,
 ) -> anyhow::Result<StartedHerd> {
-    let dir = tempfile::Builder::new()
-        .prefix("herd-bench-")
-        .tempdir()
-        .context("cannot create a temporary folder for the spawned herd")?;
-    let ports = free_ports(topology.servers().len()).await?;
-    let herd = topology.on_ports(&ports);
-    let herd_file = dir.path().join("herd.toml");
-    std::fs::write(&herd_file, herd.to_toml())?;
-    let log_dir = dir.path().join("logs");
-    std::fs::create_dir_all(&log_dir)?;
-    let mut children = Vec::new();
-    let mut outputs = Vec::new();
-    for spec in herd.servers() {
-        let command = fill(
-            template,
-            &spec.name,
-            &spec.address,
-            &herd_file.display().to_string(),
-            places_url,
-            &log_dir.display().to_string(),
-        );
-        let out_path = dir.path().join(format!("{}.out", spec.name));
-        let out = std::fs::File::create(&out_path)?;
-        let err = out.try_clone()?;
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(format!("exec {command}"))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot run `{command}`"))?;
-        children.push(child);
-        outputs.push(out_path);
-    }
-    for ((spec, child), out) in herd.servers().iter().zip(&mut children).zip(&outputs) {
-        wait_listening(&spec.name, &spec.address, child, out).await?;
+    let names: Vec<String> = topology.names().iter().map(|n| (*n).to_owned()).collect();
+    let spawner = Spawner::launch(template, topology, places_url, &names).await?;
+    for restart in spawner.restarts() {
+        eprintln!("herd-bench: {restart}");
     }
     Ok(StartedHerd {
         label,
-        servers: pairs(&herd),
+        servers: pairs(spawner.herd()),
         in_process: false,
-        _keep: Keep::Processes(children, dir),
+        _keep: Keep::Processes(Box::new(spawner)),
     })
-}
-
-async fn wait_listening(
-    name: &str,
-    address: &str,
-    child: &mut Child,
-    output: &PathBuf,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + SPAWN_READY;
-    let tail = || {
-        let text = std::fs::read_to_string(output).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(5)..].join(" | ")
-    };
-    loop {
-        if let Ok(Ok(_)) = timeout(Duration::from_millis(500), TcpStream::connect(address)).await {
-            return Ok(());
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            bail!(
-                "spawned server {name} exited ({status}) before listening on {address}; its output: {}",
-                tail()
-            );
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "spawned server {name} did not listen on {address} within {}s; its output: {}",
-                SPAWN_READY.as_secs(),
-                tail()
-            );
-        }
-        sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The servers that accept no TCP connection within a second.
@@ -277,22 +186,6 @@ pub async fn unreachable(servers: &[(String, String)]) -> Vec<(String, String)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_are_filled() {
-        let cmd = fill(
-            "py s.py {name} --herd {herd_file} --port {port} --places-url {places_url} --log-dir {log_dir} # {address}",
-            "Riley",
-            "127.0.0.1:4000",
-            "/t/h.toml",
-            "http://127.0.0.1:9",
-            "/t/logs",
-        );
-        assert_eq!(
-            cmd,
-            "py s.py Riley --herd /t/h.toml --port 4000 --places-url http://127.0.0.1:9 --log-dir /t/logs # 127.0.0.1:4000"
-        );
-    }
 
     #[test]
     fn compare_operands_parse() {

@@ -88,3 +88,79 @@ async fn compare_runs_both_herds_and_prints_ratios() {
         assert!(report["ratios"].get(key).is_some(), "{key}");
     }
 }
+
+/// A spawned server killed in the middle of a run makes the run fail, naming the server, instead
+/// of passing off a partial herd's figures as the herd's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_server_that_dies_mid_run_fails_the_run() {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    // Each server's shell writes its pid and then becomes the server.
+    let template = format!(
+        "echo $$ > {}/{{name}}.pid; exec {}",
+        dir.path().display(),
+        python_template()
+    );
+    let mut child = tokio::process::Command::new(assert_cmd::cargo::cargo_bin("herd-bench"))
+        .args([
+            "--spawn",
+            &template,
+            "--duration",
+            "3s",
+            "--warmup",
+            "200ms",
+        ])
+        .args(["--clients", "10", "--probe-ratio", "0"])
+        .current_dir(workspace())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    // The header is printed once every server listens, just before the load starts.
+    while !printed.contains("Places stand-in:") {
+        let mut line = String::new();
+        let n = tokio::time::timeout(RUN_DEADLINE, stdout.read_line(&mut line))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the bench ended before its header: {printed}");
+        printed.push_str(&line);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let pid: i32 = std::fs::read_to_string(dir.path().join("Riley.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).await.unwrap();
+    let mut stderr = String::new();
+    let mut err_pipe = child.stderr.take().unwrap();
+    err_pipe.read_to_string(&mut stderr).await.unwrap();
+    let status = tokio::time::timeout(RUN_DEADLINE, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{printed}{rest}\n{stderr}");
+    assert!(
+        rest.contains("Requests: "),
+        "the summary is still printed: {rest}"
+    );
+    assert!(
+        stderr.contains("herd-bench: a server of spawn:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Riley exited during the run (signal: 9 (SIGKILL); its output:"),
+        "{stderr}"
+    );
+}

@@ -6,11 +6,13 @@
 //! of `python/requirements.txt` (under a file lock, so parallel tests do it once).
 
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use herd_spawn::Listener;
 
 /// The workspace root (this crate lives in `crates/mocks`).
 pub fn workspace_root() -> PathBuf {
@@ -103,7 +105,9 @@ impl PythonServer {
             .arg(spec.log_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(Stdio::null())
+            // Its own group, so that the check below can tell its socket from another program's.
+            .process_group(0);
         for fault in spec.faults {
             command.arg("--fault").arg(fault);
         }
@@ -114,12 +118,23 @@ impl PythonServer {
             address,
             child,
         };
+        let pgid = i32::try_from(server.child.id())?;
         let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        // Listening means the target itself listens: a port chosen free a moment ago may have
+        // been taken by another program since.
+        let listening = || {
+            TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+                && matches!(
+                    herd_spawn::listener_on(spec.port, pgid),
+                    Listener::Group | Listener::Unknown
+                )
+        };
+        while !listening() {
             if let Some(status) = server.child.try_wait()? {
                 bail!(
-                    "the Python target {} exited at start-up ({status})",
-                    spec.name
+                    "the Python target {} exited at start-up ({status}); is port {} taken?",
+                    spec.name,
+                    spec.port
                 );
             }
             if Instant::now() > deadline {

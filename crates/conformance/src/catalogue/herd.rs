@@ -354,7 +354,7 @@ pub async fn spread_and_check(
 }
 
 /// Process control, or why the test cannot run.
-pub fn procs(ctx: &Ctx) -> Result<&std::sync::Arc<crate::spawn::Spawner>, Problem> {
+pub fn procs(ctx: &Ctx) -> Result<&std::sync::Arc<herd_spawn::Spawner>, Problem> {
     ctx.env
         .procs
         .as_ref()

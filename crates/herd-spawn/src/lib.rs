@@ -1,0 +1,19 @@
+//! Starts the servers of a herd implementation — ours or a course submission — from a shell
+//! command template, and stops them again. Used by `conformance --spawn` and `herd-bench --spawn`
+//! so that both tools start, check and stop servers the same way.
+//!
+//! Two things make a spawned herd trustworthy when several runs share a machine (a grader running
+//! suites in parallel, two benchmarks at once):
+//! - a server counts as started only when the socket listening on its port belongs to its own
+//!   process group (checked through `/proc`), not merely when something answers on that port;
+//! - a free port can be taken by another program between being chosen and being bound; when that
+//!   happens the whole herd is started again on new ports (every server must learn its peers'
+//!   real addresses from the herd file, so one server cannot move alone).
+
+mod procfs;
+mod spawner;
+mod template;
+
+pub use procfs::{Listener, listener_on};
+pub use spawner::{PORT_ATTEMPTS, START_TIMEOUT, Spawner, StartError, free_ports};
+pub use template::{PLACEHOLDERS, check_template, shell_quote, uses_herd_ports};

@@ -1,0 +1,134 @@
+//! Spawns the Python target (real processes, real ports) to check that a server counts as
+//! started only when it is the one listening on its port.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use herd_spawn::{Spawner, StartError, free_ports};
+use herd_wire::Preset;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// No Places request is made in these tests; the URL only has to be well formed.
+const PLACES_URL: &str = "http://127.0.0.1:9";
+
+fn python_template() -> String {
+    format!(
+        "exec {} {} {{name}} --herd {{herd}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
+        mocks::python_target::python().unwrap().display(),
+        mocks::python_target::server_script().display()
+    )
+}
+
+/// The first line the server at `addr` answers to an IAMAT.
+fn iamat_reply(addr: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"IAMAT spawn.test +34.068930-118.445127 1621464827.959498503\n")
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    line
+}
+
+fn names(herd: &herd_wire::Herd) -> Vec<String> {
+    herd.names().iter().map(|n| (*n).to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_another_program_holds_is_given_up_and_the_herd_started_again() {
+    let stranger = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = stranger.local_addr().unwrap().port();
+    let herd = Preset::Winter21.herd();
+    let mut attempts = 0;
+    let spawner = Spawner::launch_with(&python_template(), &herd, PLACES_URL, &names(&herd), |n| {
+        attempts += 1;
+        let mut ports = free_ports(n)?;
+        if attempts == 1 {
+            ports[2] = taken;
+        }
+        Ok(ports)
+    })
+    .await
+    .unwrap();
+    assert_eq!(attempts, 2);
+    let third = herd.names()[2];
+    assert_eq!(
+        spawner.restarts(),
+        [format!(
+            "another program took 127.0.0.1:{taken}, the port chosen for {third}; the herd was \
+             started again on new ports"
+        )]
+    );
+    for name in herd.names() {
+        let addr = spawner.address(name).unwrap();
+        assert_ne!(addr.port(), taken);
+        let reply = iamat_reply(addr);
+        assert!(reply.starts_with(&format!("AT {name} ")), "{name}: {reply}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_on_a_port_taken_meanwhile_fails_and_says_so() {
+    let herd = Preset::Winter21.herd();
+    let name = herd.names()[0].to_owned();
+    let spawner = Spawner::launch(
+        &python_template(),
+        &herd,
+        PLACES_URL,
+        std::slice::from_ref(&name),
+    )
+    .await
+    .unwrap();
+    assert!(spawner.restarts().is_empty());
+    let addr = spawner.address(&name).unwrap();
+    assert!(iamat_reply(addr).starts_with(&format!("AT {name} ")));
+    spawner.stop(&name).await.unwrap();
+    assert!(!spawner.is_running(&name));
+    let _stranger = TcpListener::bind(addr).unwrap();
+    let error = spawner.start(&name).await.unwrap_err();
+    assert!(matches!(error, StartError::PortTaken { .. }), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "another program (not one started by the command) listens on {addr}, the port server {name} was given"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.to_lowercase().contains("address already in use"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_dies_is_reported_and_one_stopped_on_purpose_is_not() {
+    let herd = Preset::Winter21.herd();
+    let all = names(&herd);
+    let spawner = Spawner::launch(&python_template(), &herd, PLACES_URL, &all[..2])
+        .await
+        .unwrap();
+    assert!(spawner.exited_servers().is_empty());
+    spawner.stop(&all[0]).await.unwrap();
+    let pid = spawner.pid(&all[1]).unwrap();
+    killpg(Pid::from_raw(i32::try_from(pid).unwrap()), Signal::SIGKILL).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while spawner.exited_servers().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let exited = spawner.exited_servers();
+    assert_eq!(exited.len(), 1, "{exited:?}");
+    assert_eq!(exited[0].0, all[1]);
+    assert!(
+        exited[0].1.starts_with("signal: 9 (SIGKILL)"),
+        "{}",
+        exited[0].1
+    );
+    assert!(exited[0].1.contains("listening on"), "{}", exited[0].1);
+}
