@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
@@ -160,46 +159,29 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Kills the servers a test started itself, also when it fails.
-struct Servers(Vec<Child>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 #[test]
 fn a_running_herd_is_checked_and_resilience_is_skipped_saying_why() {
+    // A herd someone else started: reference-server processes the suite is not told about.
     let dir = tempfile::tempdir().expect("tempdir");
-    let (herd_file, ports) = herd_on_free_ports("spring20", dir.path());
     let places_port = free_port();
-    let herd = herd_wire::Herd::load(herd_file.to_str().expect("path")).expect("herd");
-    let servers = Servers(
-        herd.names()
-            .iter()
-            .map(|name| {
-                Command::new(env!("CARGO_BIN_EXE_conformance"))
-                    .args(["reference-server", name, "--herd"])
-                    .arg(&herd_file)
-                    .args(["--places-url", &format!("http://127.0.0.1:{places_port}")])
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("start a reference server")
-            })
-            .collect(),
+    let topology = herd_wire::Herd::load("spring20").expect("preset");
+    let names: Vec<String> = topology.names().iter().map(|n| (*n).to_owned()).collect();
+    let template = format!(
+        "exec {} reference-server {{name}} --herd {{herd}} --places-url {{places_url}}",
+        env!("CARGO_BIN_EXE_conformance")
     );
-    for port in &ports {
-        let give_up = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err()
-            && Instant::now() < give_up
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let servers = runtime
+        .block_on(herd_spawn::Spawner::launch(
+            &template,
+            &topology,
+            &format!("http://127.0.0.1:{places_port}"),
+            &names,
+        ))
+        .expect("start the reference servers");
+    let herd_file = dir.path().join("spring20.toml");
+    std::fs::write(&herd_file, servers.herd().to_toml()).expect("write herd");
+    let first = servers.address(&names[0]).expect("address");
     let out = conformance(&[
         "--herd",
         herd_file.to_str().expect("path"),
@@ -212,7 +194,7 @@ fn a_running_herd_is_checked_and_resilience_is_skipped_saying_why() {
     ]);
     let target = conformance(&[
         "--target",
-        &format!("127.0.0.1:{}", ports[0]),
+        &first.to_string(),
         "--run",
         "flood/reaches-every-server",
     ]);

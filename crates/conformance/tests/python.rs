@@ -375,25 +375,17 @@ fn target_mode_checks_a_server_someone_else_started() {
     let (places_port, port) = (free(), free());
     let logs = tempfile::tempdir().expect("tempdir");
     let herd = common::workspace().join("herds/winter21.toml");
-    let mut server = Command::new(common::python())
-        .arg(common::workspace().join("python/herd_server.py"))
-        .args(["Jaquez", "--herd"])
-        .arg(&herd)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--places-url",
-            &format!("http://127.0.0.1:{places_port}"),
-        ])
-        .arg("--log-dir")
-        .arg(logs.path())
-        .stderr(Stdio::null())
-        .spawn()
+    let places_url = format!("http://127.0.0.1:{places_port}");
+    let mut server =
+        mocks::python_target::PythonServer::start(&mocks::python_target::PythonServerSpec {
+            name: "Jaquez",
+            herd_file: &herd,
+            port,
+            places_url: &places_url,
+            faults: &[],
+            log_dir: logs.path(),
+        })
         .expect("start the Python server");
-    let give_up = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < give_up {
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let target = format!("127.0.0.1:{port}");
     let places = places_port.to_string();
     let learned = conformance(&[
@@ -419,8 +411,7 @@ fn target_mode_checks_a_server_someone_else_started() {
         "--run",
         "iamat/server-name",
     ]);
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
 
     let text = stdout(&learned);
     assert_eq!(learned.status.code(), Some(0), "{text}{}", stderr(&learned));

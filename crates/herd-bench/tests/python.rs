@@ -29,7 +29,7 @@ async fn spawned_python_target_counts_add_up_and_probes_converge() {
             .starts_with("spawn:")
     );
     assert_counts_add_up(&report);
-    assert_probes_converged(&report);
+    assert_probes_converged(&report, &run);
     assert_eq!(
         u(&report["requests"]["sent"]),
         u(&report["requests"]["replied"])
@@ -68,7 +68,7 @@ async fn compare_runs_both_herds_and_prints_ratios() {
     let report = json(&json_path);
     for side in ["a", "b"] {
         assert_counts_add_up(&report[side]);
-        assert_probes_converged(&report[side]);
+        assert_probes_converged(&report[side], &run);
     }
     let t = &report["ratios"]["throughput"];
     let expect = t["b"].as_f64().unwrap() / t["a"].as_f64().unwrap();

@@ -26,7 +26,7 @@ async fn closed_loop_counts_add_up_and_the_json_matches_the_summary() {
 
     let report = json(&json_path);
     assert_counts_add_up(&report);
-    assert_probes_converged(&report);
+    assert_probes_converged(&report, &run);
     assert_eq!(report["parameters"]["mode"], "closed loop");
     assert_eq!(report["parameters"]["clients"], 20);
     assert_eq!(report["parameters"]["servers"].as_array().unwrap().len(), 5);
@@ -119,7 +119,7 @@ async fn eof_framing_reconnects_per_request() {
     let report = json(&json_path);
     assert_eq!(report["parameters"]["framing"], "eof");
     assert_counts_add_up(&report);
-    assert_probes_converged(&report);
+    assert_probes_converged(&report, &run);
     assert_eq!(
         u(&report["requests"]["sent"]),
         u(&report["requests"]["replied"])

@@ -6,6 +6,7 @@
 mod support;
 
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -66,10 +67,13 @@ async fn start(name: &str, herd: &Path, logs: &Path, places: &str, addr: SocketA
         .arg(logs)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .unwrap();
+    // Its own socket, not another program's that took the port chosen free a moment ago.
+    let pgid = i32::try_from(child.id()).unwrap();
     let up = eventually(Duration::from_secs(10), || async {
-        tokio::net::TcpStream::connect(addr).await.is_ok()
+        herd_spawn::group_listens(addr, pgid)
     })
     .await;
     assert!(up, "{name} listens on {addr}");
@@ -146,10 +150,12 @@ fn sigterm_stops_the_server_cleanly() {
         ])
         .arg(dir.path().join("logs"))
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .unwrap();
+    let pgid = i32::try_from(child.id()).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addrs[2]).is_err() {
+    while !herd_spawn::group_listens(addrs[2], pgid) {
         assert!(std::time::Instant::now() < deadline, "server came up");
         std::thread::sleep(Duration::from_millis(20));
     }

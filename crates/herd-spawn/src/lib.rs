@@ -14,6 +14,6 @@ mod procfs;
 mod spawner;
 mod template;
 
-pub use procfs::{Listener, listener_on};
+pub use procfs::{Listener, group_listens, listener_on};
 pub use spawner::{PORT_ATTEMPTS, START_TIMEOUT, Spawner, StartError, free_ports};
 pub use template::{PLACEHOLDERS, check_template, shell_quote, uses_herd_ports};

@@ -4,7 +4,9 @@
 //! what a TCP connection can tell.
 
 use std::collections::HashSet;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::time::Duration;
 
 /// Who holds the socket listening on a port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +51,18 @@ pub fn listener_on(port: u16, pgid: i32) -> Listener {
     } else {
         Listener::Unknown
     }
+}
+
+/// Whether a process of group `pgid` listens on `addr`: something there accepts a connection,
+/// and `/proc` does not say that it is another program. For a caller that started a server in a
+/// process group of its own (`process_group(0)`: the group is the child's pid) on a port chosen
+/// free a moment ago.
+pub fn group_listens(addr: SocketAddr, pgid: i32) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        && matches!(
+            listener_on(addr.port(), pgid),
+            Listener::Group | Listener::Unknown
+        )
 }
 
 /// The pids of group `pgid` that are alive (zombies do not count: in a container nobody may ever

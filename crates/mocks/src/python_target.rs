@@ -5,14 +5,13 @@
 //! needs nothing but `cargo test`: the first caller creates `<workspace>/.venv` with the packages
 //! of `python/requirements.txt` (under a file lock, so parallel tests do it once).
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use herd_spawn::Listener;
 
 /// The workspace root (this crate lives in `crates/mocks`).
 pub fn workspace_root() -> PathBuf {
@@ -122,14 +121,7 @@ impl PythonServer {
         let deadline = Instant::now() + Duration::from_secs(15);
         // Listening means the target itself listens: a port chosen free a moment ago may have
         // been taken by another program since.
-        let listening = || {
-            TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
-                && matches!(
-                    herd_spawn::listener_on(spec.port, pgid),
-                    Listener::Group | Listener::Unknown
-                )
-        };
-        while !listening() {
+        while !herd_spawn::group_listens(address, pgid) {
             if let Some(status) = server.child.try_wait()? {
                 bail!(
                     "the Python target {} exited at start-up ({status}); is port {} taken?",

@@ -134,12 +134,17 @@ pub fn assert_counts_add_up(report: &serde_json::Value) {
     assert_eq!(sent, u(&report["requests"]["sent"]));
 }
 
-/// Checks that every probe that started reached every server.
-pub fn assert_probes_converged(report: &serde_json::Value) {
+/// Checks that every probe that started reached every server; a failure shows the whole
+/// propagation report (which servers missed probes) and the run's output.
+pub fn assert_probes_converged(report: &serde_json::Value, run: &Run) {
     let probes = &report["propagation"]["probes"];
-    assert!(u(&probes["started"]) > 0, "no probe started: {probes}");
-    assert_eq!(u(&probes["lost"]), 0, "{probes}");
-    assert_eq!(u(&probes["converged"]), u(&probes["started"]), "{probes}");
+    let context = format!(
+        "{probes}\npropagation: {}\nstdout:\n{}\nstderr:\n{}",
+        report["propagation"], run.stdout, run.stderr
+    );
+    assert!(u(&probes["started"]) > 0, "no probe started: {context}");
+    assert_eq!(u(&probes["lost"]), 0, "{context}");
+    assert_eq!(u(&probes["converged"]), u(&probes["started"]), "{context}");
     assert_eq!(
         u(&report["propagation"]["convergence"]["count"]),
         u(&probes["converged"])
