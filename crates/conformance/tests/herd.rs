@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::{
     Fault, check_faults, conformance, json_report, py, python_spawn, reference, reference_spawn,
@@ -54,14 +54,8 @@ const HERD_FAULTS: &[Fault] = &[
 
 #[test]
 fn every_herd_fault_is_caught_by_its_named_test() {
-    let started = Instant::now();
     // Four at a time: most of the time is spent waiting out the settle deadline.
     check_faults(HERD_FAULTS, 4, &["--settle", "1"]);
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "took {:?}",
-        started.elapsed()
-    );
 }
 
 /// Runs the herd catalogue with `seed` against `template` (None: the reference herd); checks

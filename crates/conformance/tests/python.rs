@@ -153,14 +153,8 @@ const FAULTS: &[Fault] = &[
 fn every_fault_is_caught_by_its_named_test() {
     let count = |which: Impl| FAULTS.iter().filter(|f| f.target == which).count();
     assert!(count(Impl::Python) >= 12 && count(Impl::Reference) >= 12);
-    let started = Instant::now();
     // Four at a time: each run starts a server and a suite.
     check_faults(FAULTS, 4, &[]);
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "took {:?}",
-        started.elapsed()
-    );
 }
 
 #[test]

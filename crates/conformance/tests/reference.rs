@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{conformance, json_report, stderr, stdout, terminal_counts};
 
 #[test]
@@ -12,7 +10,6 @@ fn reference_herd_passes_every_test_and_reports_agree() {
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("r.json");
     let junit = dir.path().join("r.xml");
-    let started = Instant::now();
     let out = conformance(&[
         "--json",
         json.to_str().expect("path"),
@@ -21,11 +18,6 @@ fn reference_herd_passes_every_test_and_reports_agree() {
     ]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "took {:?}",
-        started.elapsed()
-    );
     assert!(
         text.contains("reference herd winter21: 5 reference-server processes (stopped and restarted by resilience tests): Riley 127.0.0.1:"),
         "{text}"
