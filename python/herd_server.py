@@ -61,6 +61,8 @@ FAULTS = {
     f"(bounded: {FLOOD_LOOP_LIMIT} re-forwards per client update)",
     "recompute-relay": "relayed/stored flood updates are rewritten with own name and a fresh difference",
     "no-relink": "once a neighbour connection fails, that neighbour is never tried again",
+    "exit-on-invalid": "sys.exit(1) on an invalid command: the whole server stops, as student code "
+    "that calls exit() on bad input does",
 }
 
 # ---------------------------------------------------------------------------
@@ -294,6 +296,10 @@ class Server:
         return True
 
     def invalid(self, raw: bytes) -> bytes:
+        if self.has("exit-on-invalid"):
+            self.log.info("(fault exit-on-invalid) exiting on %r", raw)
+            # SystemExit raised in a task stops the event loop and so the process.
+            sys.exit(1)
         body = raw if self.has("untrimmed-copy") else raw.strip()
         return b"? " + body + b"\n"
 

@@ -414,6 +414,16 @@ def test_fault_one_per_conn_and_untrimmed_copy(fault_herds):
     assert send_eof(fault_herds("untrimmed-copy").ports["S"], b" \tA b \r\n") == b"?  \tA b \r\n"
 
 
+def test_fault_exit_on_invalid(tmp_path, places_url):
+    h = Herd(tmp_path, places_url, {"S": []}, ["exit-on-invalid"])
+    try:
+        assert send_eof(h.ports["S"], f"IAMAT k +1+1 {now_text()}".encode()).startswith(b"AT S ")
+        assert send_eof(h.ports["S"], b"HELLO") == b""
+        assert h.procs["S"].wait(5) == 1
+    finally:
+        h.stop()
+
+
 def test_fault_no_flood(fault_herds):
     h = fault_herds("no-flood", {"A": ["B"], "B": []})
     send_eof(h.ports["A"], f"IAMAT nf +1+1 {now_text()}".encode())

@@ -37,7 +37,8 @@ use crate::setup::{FramingChoice, Settings, Source, prepare};
 /// every server's real address; also {herd_file}) {log_dir}. Without {port}, {address} or {herd}
 /// the servers must listen on the --herd file's ports. A server counts as started once a process
 /// of its own listens on its port; if another program takes a chosen port first, the herd is
-/// started again on new ports. Spawned servers run in their own process group and are
+/// started again on new ports. A spawned server that goes down during a test fails that test
+/// (with its last output) and is started again. Spawned servers run in their own process group and are
 /// stopped at the end, on failure and on Ctrl-C; resilience tests stop single servers (SIGTERM,
 /// SIGKILL after 2 s) and restart them with the same command.
 ///

@@ -92,6 +92,11 @@ const FAULTS: &[Fault] = &[
         "whatsat/keeps-newest",
         "older IAMAT replaced the newer one",
     ),
+    py(
+        "exit-on-invalid",
+        "errors/unknown-command",
+        "during this test, server Riley",
+    ),
     reference(
         "float-position",
         "iamat/copy-position",
@@ -430,4 +435,42 @@ fn target_mode_checks_a_server_someone_else_started() {
     let text = stdout(&named);
     assert_eq!(named.status.code(), Some(0), "{text}");
     assert_eq!(terminal_counts(&text), (1, 0, 0), "{text}");
+}
+
+#[test]
+fn a_server_that_exits_fails_the_test_it_died_in_and_is_started_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let template = python_spawn(&["exit-on-invalid"]);
+    let out = conformance(&[
+        "--spawn",
+        &template,
+        "--run",
+        "errors/unknown-command",
+        "--run",
+        "framing/line-client",
+        "--json",
+        json.to_str().expect("path"),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let report = json_report(&json);
+    let died_in = result_of(&report, "errors/unknown-command");
+    assert_eq!(died_in["outcome"], "fail", "{text}");
+    let message = died_in["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("during this test, server Riley "),
+        "{message}"
+    );
+    assert!(message.contains("SystemExit: 1"), "{message}");
+    assert!(
+        message.contains("\nthe suite started it again for the tests that follow\n"),
+        "{message}"
+    );
+    // The next test finds the server running again, not a refused connection.
+    assert_eq!(
+        result_of(&report, "framing/line-client")["outcome"],
+        "pass",
+        "{text}"
+    );
 }

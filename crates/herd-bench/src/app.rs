@@ -25,16 +25,16 @@ pub enum Failure {
     /// The run completed but no request got a good reply: exit 1.
     #[error("{0}")]
     AllFailed(String),
-    /// A server the bench started exited during the run, so its figures mean little: exit 1.
+    /// A server the bench started went down during the run, so its figures mean little: exit 1.
     #[error("{0}")]
-    ServerExited(String),
+    ServerDown(String),
 }
 
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Setup(_) => 2,
-            Failure::AllFailed(_) | Failure::ServerExited(_) => 1,
+            Failure::AllFailed(_) | Failure::ServerDown(_) => 1,
         }
     }
 }
@@ -107,7 +107,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     let progress = Progress::on_terminal();
     let run_id = run_id();
     let mut results: Vec<Option<(RunStats, CpuUse)>> = vec![None; herds.len()];
-    let mut exited = None;
+    let mut down = None;
     'rounds: for round in 0..args.rounds {
         for (side, herd) in herds.iter().enumerate() {
             progress.label(&side_name(side, herds.len(), args.rounds, round));
@@ -128,9 +128,9 @@ pub async fn run(args: Args) -> Result<(), Failure> {
                     (all, add_cpu(all_cpu, cpu))
                 }
             });
-            let gone = herd.exited_servers();
+            let gone = herd.down_servers().await;
             if !gone.is_empty() {
-                exited = Some(exited_message(herd, &gone));
+                down = Some(down_message(herd, &gone));
                 break 'rounds;
             }
         }
@@ -167,8 +167,8 @@ pub async fn run(args: Args) -> Result<(), Failure> {
 
     write_outputs(&args, &reports, &all_stats)?;
 
-    if let Some(message) = exited {
-        return Err(Failure::ServerExited(message));
+    if let Some(message) = down {
+        return Err(Failure::ServerDown(message));
     }
     for report in &reports {
         if report.requests.sent > 0 && report.requests.replied == 0 {
@@ -259,11 +259,11 @@ fn server_list(servers: &[(String, String)]) -> String {
         .join(", ")
 }
 
-/// Says which spawned servers exited during a run and how.
-fn exited_message(herd: &StartedHerd, gone: &[(String, String)]) -> String {
+/// Says which spawned servers went down during a run and how.
+fn down_message(herd: &StartedHerd, gone: &[herd_spawn::Down]) -> String {
     let each: Vec<String> = gone
         .iter()
-        .map(|(name, how)| format!("{name} exited during the run ({how})"))
+        .map(|e| format!("during the run, {e}"))
         .collect();
     format!(
         "{} of {}; the figures above are not those of a whole herd\n{}",

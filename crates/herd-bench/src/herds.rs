@@ -71,11 +71,10 @@ impl HerdSource {
 }
 
 impl StartedHerd {
-    /// The servers the bench started that have since exited, each with how it ended and the
-    /// end of its output.
-    pub fn exited_servers(&self) -> Vec<(String, String)> {
+    /// The servers the bench started that have since gone down (see `Spawner::down_servers`).
+    pub async fn down_servers(&self) -> Vec<herd_spawn::Down> {
         match &self._keep {
-            Keep::Processes(spawner) => spawner.exited_servers(),
+            Keep::Processes(spawner) => spawner.down_servers().await,
             Keep::Nothing | Keep::Local(_) => Vec::new(),
         }
     }

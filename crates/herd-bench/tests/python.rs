@@ -160,7 +160,7 @@ async fn a_spawned_server_that_dies_mid_run_fails_the_run() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("Riley exited during the run (signal: 9 (SIGKILL); its output:"),
+        stderr.contains("during the run, Riley exited (signal: 9 (SIGKILL)); its last output:"),
         "{stderr}"
     );
 }

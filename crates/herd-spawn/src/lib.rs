@@ -15,5 +15,5 @@ mod spawner;
 mod template;
 
 pub use procfs::{Listener, group_listens, listener_on};
-pub use spawner::{PORT_ATTEMPTS, START_TIMEOUT, Spawner, StartError, free_ports};
+pub use spawner::{Down, HowDown, PORT_ATTEMPTS, START_TIMEOUT, Spawner, StartError, free_ports};
 pub use template::{PLACEHOLDERS, check_template, shell_quote, uses_herd_ports};

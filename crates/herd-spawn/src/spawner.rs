@@ -68,6 +68,38 @@ pub enum StartError {
     Other(#[from] anyhow::Error),
 }
 
+/// A server that went down without being stopped.
+#[derive(Debug)]
+pub struct Down {
+    pub name: String,
+    pub how: HowDown,
+    /// The last lines of what it printed, indented.
+    pub output: String,
+}
+
+/// How a server went down.
+#[derive(Debug)]
+pub enum HowDown {
+    Exited(ExitStatus),
+    /// Its process still runs, but nothing listens on its address any more.
+    StoppedListening(SocketAddr),
+}
+
+impl std::fmt::Display for Down {
+    /// `Riley exited (exit status: 1); its last output:` and the lines.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.how {
+            HowDown::Exited(status) => write!(f, "{} exited ({status})", self.name)?,
+            HowDown::StoppedListening(address) => write!(
+                f,
+                "{} stopped listening on {address} (its process still runs)",
+                self.name
+            )?,
+        }
+        write!(f, "; its last output:\n{}", self.output)
+    }
+}
+
 /// Starts and stops the servers of one herd from a command template.
 #[derive(Debug)]
 pub struct Spawner {
@@ -383,24 +415,47 @@ impl Spawner {
         self.children.lock().is_ok_and(|c| c.contains_key(name)) && self.exited(name).is_none()
     }
 
-    /// The servers that were started and have since exited without being stopped, each with
-    /// how it ended and the end of its output.
-    pub fn exited_servers(&self) -> Vec<(String, String)> {
-        let names: Vec<String> = self
+    /// The servers that went down without being stopped: their processes exited, or nothing
+    /// accepts connections on their address any more (a server can close its listener and
+    /// linger while it shuts down, and clients are refused all the same). By name.
+    ///
+    /// Cheap enough to call after every test: a wait status and a connection attempt each.
+    pub async fn down_servers(&self) -> Vec<Down> {
+        let mut names: Vec<String> = self
             .children
             .lock()
             .map(|c| c.keys().cloned().collect())
             .unwrap_or_default();
-        let mut exited: Vec<(String, String)> = names
-            .into_iter()
-            .filter_map(|name| {
-                let status = self.exited(&name)?;
-                let output = tail(&self.log_dir().join(format!("{name}.out")), 5);
-                Some((name, format!("{status}; its output:\n{output}")))
-            })
-            .collect();
-        exited.sort();
-        exited
+        names.sort();
+        let mut down = Vec::new();
+        for name in names {
+            let how = match self.exited(&name) {
+                Some(status) => HowDown::Exited(status),
+                None => {
+                    let Ok(address) = self.address(&name) else {
+                        continue;
+                    };
+                    let connect = tokio::net::TcpStream::connect(address);
+                    let refused = matches!(
+                        tokio::time::timeout(Duration::from_secs(1), connect).await,
+                        Ok(Err(_))
+                    );
+                    if !refused {
+                        continue;
+                    }
+                    HowDown::StoppedListening(address)
+                }
+            };
+            let output = tail(&self.log_dir().join(format!("{name}.out")), 5);
+            down.push(Down { name, how, output });
+        }
+        down
+    }
+
+    /// Starts server `name` again after it went down: kills what is left of it first.
+    pub async fn restart(&self, name: &str) -> Result<(), StartError> {
+        self.kill(name);
+        self.start(name).await
     }
 
     /// The exit status of server `name` once no process of its group is left.

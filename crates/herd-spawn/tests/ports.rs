@@ -7,7 +7,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use herd_spawn::{Spawner, StartError, free_ports};
+use herd_spawn::{HowDown, Spawner, StartError, free_ports};
 use herd_wire::Preset;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -114,21 +114,64 @@ async fn a_server_that_dies_is_reported_and_one_stopped_on_purpose_is_not() {
     let spawner = Spawner::launch(&python_template(), &herd, PLACES_URL, &all[..2])
         .await
         .unwrap();
-    assert!(spawner.exited_servers().is_empty());
+    assert!(spawner.down_servers().await.is_empty());
     spawner.stop(&all[0]).await.unwrap();
     let pid = spawner.pid(&all[1]).unwrap();
     killpg(Pid::from_raw(i32::try_from(pid).unwrap()), Signal::SIGKILL).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while spawner.exited_servers().is_empty() && std::time::Instant::now() < deadline {
+    // Until it has exited: for a moment its listener may be gone while the process is not.
+    while !matches!(
+        spawner.down_servers().await.first().map(|d| &d.how),
+        Some(HowDown::Exited(_))
+    ) && std::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let exited = spawner.exited_servers();
+    let exited = spawner.down_servers().await;
     assert_eq!(exited.len(), 1, "{exited:?}");
-    assert_eq!(exited[0].0, all[1]);
+    assert_eq!(exited[0].name, all[1]);
+    let said = exited[0].to_string();
     assert!(
-        exited[0].1.starts_with("signal: 9 (SIGKILL)"),
-        "{}",
-        exited[0].1
+        said.starts_with(&format!(
+            "{} exited (signal: 9 (SIGKILL)); its last output:\n    ",
+            all[1]
+        )),
+        "{said}"
     );
-    assert!(exited[0].1.contains("listening on"), "{}", exited[0].1);
+    assert!(said.contains("listening on"), "{said}");
+}
+
+/// A server that closes its listener but lingers is down for its clients, and a restart kills
+/// what is left of it and starts it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_listening_is_down_and_restarts() {
+    let herd = Preset::Winter21.herd();
+    let name = herd.names()[0].to_owned();
+    // Listens for a second, closes the listener, then lingers.
+    let template = format!(
+        "exec {} -c 'import socket, sys, time; s = socket.create_server((\"127.0.0.1\", int(sys.argv[1]))); print(\"listening\", flush=True); time.sleep(1); s.close(); time.sleep(60)' {{port}}",
+        mocks::python_target::python().unwrap().display()
+    );
+    let spawner = Spawner::launch(&template, &herd, PLACES_URL, std::slice::from_ref(&name))
+        .await
+        .unwrap();
+    let addr = spawner.address(&name).unwrap();
+    assert!(spawner.down_servers().await.is_empty());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while spawner.down_servers().await.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let down = spawner.down_servers().await;
+    assert_eq!(down.len(), 1, "{down:?}");
+    assert!(matches!(down[0].how, HowDown::StoppedListening(a) if a == addr));
+    assert_eq!(
+        down[0].to_string(),
+        format!(
+            "{name} stopped listening on {addr} (its process still runs); its last output:\n    listening"
+        )
+    );
+    spawner.restart(&name).await.unwrap();
+    assert!(spawner.down_servers().await.is_empty());
+    let pgid = i32::try_from(spawner.pid(&name).unwrap()).unwrap();
+    assert!(herd_spawn::group_listens(addr, pgid));
 }
