@@ -38,9 +38,9 @@ use crate::setup::{FramingChoice, Settings, Source, prepare};
 /// the servers must listen on the --herd file's ports. A server counts as started once a process
 /// of its own listens on its port; if another program takes a chosen port first, the herd is
 /// started again on new ports. A spawned server that goes down during a test fails that test
-/// (with its last output) and is started again. Spawned servers run in their own process group and are
-/// stopped at the end, on failure and on Ctrl-C; resilience tests stop single servers (SIGTERM,
-/// SIGKILL after 2 s) and restart them with the same command.
+/// (with its last output) and is started again. Spawned servers run in their own process group
+/// and are stopped at the end, on failure and on Ctrl-C; resilience tests stop single servers
+/// (SIGTERM, SIGKILL after 2 s) and restart them with the same command.
 ///
 /// Herd tests (flood/*, resilience/*) need the whole herd: no arguments, --herd alone (a running
 /// herd: start it with the printed Places URL, fixed with --places-port), or --spawn. Tests that
