@@ -541,28 +541,28 @@ async fn run_one(
 /// How long after a failed test a spawned server may take to show that it went down.
 const CRASH_GRACE: Duration = Duration::from_millis(250);
 
-/// A spawned server that exited during a test (not stopped by the suite) fails that test, whatever
-/// else it found, and is started again so that the tests after it are not all failed by the same
-/// crash.
+/// A spawned server that went down during a test (not stopped by the suite) fails that test,
+/// whatever else it found, and is started again so that the tests after it are not all failed by
+/// the same crash.
 async fn crashes_fail(env: &Env, verdict: Result<(), Problem>) -> Result<(), Problem> {
     let Some(procs) = &env.procs else {
         return verdict;
     };
-    let mut exited = procs.down_servers().await;
+    let mut down = procs.down_servers().await;
     if matches!(verdict, Err(Problem::Fail(_))) {
         // A server that crashed fails the test it crashed in, but may take a moment to close
         // its listener or exit: wait for that before blaming the next test.
         let until = Instant::now() + CRASH_GRACE;
-        while exited.is_empty() && Instant::now() < until {
+        while down.is_empty() && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            exited = procs.down_servers().await;
+            down = procs.down_servers().await;
         }
     }
-    if exited.is_empty() {
+    if down.is_empty() {
         return verdict;
     }
     let mut notes = Vec::new();
-    for gone in exited {
+    for gone in down {
         let again = match procs.restart(&gone.name).await {
             Ok(()) => "the suite started it again for the tests that follow".to_owned(),
             Err(e) => format!("the suite could not start it again: {e}"),
