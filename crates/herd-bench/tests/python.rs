@@ -5,6 +5,9 @@ mod support;
 
 use support::*;
 
+/// How long probes may take to reach every Python server before they count as lost.
+const PYTHON_SETTLE: &str = "15s";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawned_python_target_counts_add_up_and_probes_converge() {
     let dir = tempfile::tempdir().unwrap();
@@ -13,6 +16,9 @@ async fn spawned_python_target_counts_add_up_and_probes_converge() {
     let mut args = vec!["--spawn", &template];
     args.extend(SHORT);
     args.extend(["--whatsat-ratio", "0.2", "--probe-ratio", "0.05"]);
+    // The Python herd converges in about a second under this load; a slow CI machine must not
+    // turn that into lost probes (a healthy run does not wait for the settle time).
+    args.extend(["--settle", PYTHON_SETTLE]);
     args.extend(["--json", json_path.to_str().unwrap()]);
     let run = bench(&args).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -51,6 +57,8 @@ async fn compare_runs_both_herds_and_prints_ratios() {
         "10",
     ]);
     args.extend([
+        "--settle",
+        PYTHON_SETTLE,
         "--probe-ratio",
         "0.05",
         "--json",
