@@ -14,6 +14,6 @@ mod procfs;
 mod spawner;
 mod template;
 
-pub use procfs::{Listener, group_listens, listener_on};
+pub use procfs::group_listens;
 pub use spawner::{Down, HowDown, PORT_ATTEMPTS, START_TIMEOUT, Spawner, StartError, free_ports};
-pub use template::{PLACEHOLDERS, check_template, shell_quote, uses_herd_ports};
+pub use template::{PLACEHOLDERS, shell_quote};

@@ -129,19 +129,10 @@ pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
 impl Spawner {
     /// Checks `template`, gives every server of `herd` a free port on 127.0.0.1 (unless the
     /// template cannot tell servers their port: then the herd's own ports are used, and must be
-    /// free) and writes the herd file the servers may read. Starts nothing.
-    pub fn new(template: &str, herd: &Herd, places_url: &str) -> anyhow::Result<Spawner> {
-        let ports = if uses_herd_ports(template) {
-            None
-        } else {
-            Some(free_ports(herd.servers().len()).context("cannot find free ports on 127.0.0.1")?)
-        };
-        Spawner::prepare(template, herd, places_url, ports.as_deref())
-    }
-
-    /// Starts the servers `names` of `herd` and waits until each listens. When another program
-    /// takes a port before its server binds it, the whole herd is started again on new ports,
-    /// up to [`PORT_ATTEMPTS`] times; [`Spawner::restarts`] says why.
+    /// free), writes the herd file the servers may read, starts the servers `names` and waits
+    /// until each listens. When another program takes a port before its server binds it, the
+    /// whole herd is started again on new ports, up to [`PORT_ATTEMPTS`] times;
+    /// [`Spawner::restarts`] says why.
     pub async fn launch(
         template: &str,
         herd: &Herd,
