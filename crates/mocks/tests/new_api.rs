@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{UCLA, client, new_api_body, new_api_url};
+use common::{UCLA, client, new_api_body, new_api_url, unpack};
 use mocks::{JSON_CONTENT_TYPE, PlacesStandIn, ZERO_RESULTS_AREA, haversine_m, new_nearby};
 use serde_json::Value;
 
@@ -20,15 +20,7 @@ async fn post(
     if let Some(mask) = mask {
         request = request.header("X-Goog-FieldMask", mask);
     }
-    let response = request.send().await.expect("POST");
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    (status, content_type, response.text().await.expect("body"))
+    unpack(request.send().await.expect("POST")).await
 }
 
 async fn search(base: &str, location: (f64, f64), radius: f64, max: Option<u32>) -> (u16, String) {

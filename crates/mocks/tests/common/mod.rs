@@ -46,7 +46,11 @@ pub fn client() -> reqwest::Client {
 
 /// GET `url`, returning status, content type and body text.
 pub async fn get(url: &str) -> (u16, String, String) {
-    let response = client().get(url).send().await.expect("GET");
+    unpack(client().get(url).send().await.expect("GET")).await
+}
+
+/// A response's status, content type and body text.
+pub async fn unpack(response: reqwest::Response) -> (u16, String, String) {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
