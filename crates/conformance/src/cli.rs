@@ -116,8 +116,16 @@ pub struct Args {
     #[arg(long)]
     pub strict: bool,
 
-    /// Per-test deadline (seconds, or a duration such as 500ms).
-    #[arg(long, default_value = "3", value_parser = parse_duration, value_name = "DURATION")]
+    /// How many independent tests run at once (default: 4 per core). Tests that stop servers,
+    /// switch the Places stand-in's failure mode or need a quiet herd always run alone.
+    #[arg(long, value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+
+    /// The longest any one exchange may take. A missing reply is decided sooner, from the
+    /// server's own round trips: after a quiet period the suite checks that the server answers
+    /// a probe meanwhile, so a slow server is waited for and a silent one is not (seconds, or a
+    /// duration such as 500ms).
+    #[arg(long, default_value = "10", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
 
     /// How far a time difference may be from the true one (clock skew between machines).
@@ -139,6 +147,11 @@ pub struct Args {
     /// Show the wire transcript of each test, timestamped.
     #[arg(long)]
     pub trace: bool,
+}
+
+/// Four tests per core: tests mostly wait on the server, not on the CPU.
+fn default_jobs() -> u16 {
+    std::thread::available_parallelism().map_or(4, |n| u16::try_from(n.get() * 4).unwrap_or(256).min(256))
 }
 
 /// Runs the suite; returns the exit code.
@@ -188,7 +201,7 @@ async fn run_inner(args: Args) -> Result<u8, String> {
             .map(|n| (*n).to_owned())
             .unwrap_or_default(),
     };
-    let whole_herd = selected.iter().any(|(c, _)| c.tags.contains(&"needs:herd"));
+    let whole_herd = selected.iter().any(|(c, _)| c.needs.herd);
     let source = match (&args.target, &args.spawn) {
         (Some(address), _) => Source::Target {
             address: address.clone(),
@@ -237,7 +250,10 @@ async fn run_inner(args: Args) -> Result<u8, String> {
         known_failing,
     };
     let mut terminal = Terminal::new(std::io::stdout(), args.trace);
-    let results = run_tests(env.clone(), &selected, &verdicts, |r| terminal.result(r)).await;
+    let results = run_tests(env.clone(), &selected, &verdicts, usize::from(args.jobs), |r| {
+        terminal.result(r)
+    })
+    .await;
     let summary = Summary::of(&results);
     terminal.summary(&summary);
     if let Some(procs) = env

@@ -2,12 +2,15 @@
 //! and tells a grader exactly what deviates, in the tradition of h2spec and Autobahn|Testsuite.
 //!
 //! - [`catalogue`]: the tests, one module per section, each with a stable ID, a requirement
-//!   sentence, a level (MUST / SHOULD) and tags;
-//! - [`runner`]: what a test is and gets, and running a selection;
+//!   sentence, a level (MUST / SHOULD) and what it needs;
+//! - [`runner`]: what a test is and gets, and running a selection (concurrently, `--jobs`);
 //! - [`expect`]: the suite's own, spec-derived expectations (independent of `herd_wire`);
+//! - [`at_judge`]: the AT reply judged aspect by aspect;
+//! - [`herd_watch`]: sending an update and watching every server learn it;
+//! - [`fixtures`]: fresh positions and client times;
 //! - [`wire`]: a client for both framings that records a transcript;
+//! - [`patience`]: when a read is judged quiet, from each server's own round trips;
 //! - [`setup`]: the servers under test (reference herd, `--target`, `--spawn`) and the probe;
-//! - [`spawn`]: process control for `--spawn`;
 //! - [`topology`]: the herd's links and which servers an update can reach;
 //! - [`propagation`]: per update and server, when it was learned (for the reports);
 //! - [`sniffer`]: a listener in place of a stopped server, to count what neighbours send;
@@ -15,9 +18,13 @@
 //! - [`report`]: terminal, JUnit and JSON reports;
 //! - [`cli`]: the command line.
 
+pub mod at_judge;
 pub mod catalogue;
 pub mod cli;
 pub mod expect;
+pub mod fixtures;
+pub mod herd_watch;
+pub mod patience;
 pub mod propagation;
 pub mod reference;
 pub mod report;

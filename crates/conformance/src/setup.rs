@@ -10,6 +10,7 @@ use herd_wire::Herd;
 use tokio::time::Instant;
 
 use crate::expect::{now_ns, time_text};
+use crate::patience::Paces;
 use crate::runner::{Env, Framing, Target};
 use crate::topology::Topology;
 use crate::wire::{Conn, End, Transcript, line_end};
@@ -220,6 +221,7 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
         return Err(CannotRun("no server to check".into()));
     };
     let (framing, learned, note) = probe(primary.addr, settings.framing, settings.timeout).await?;
+    let run_stamp = format!("{:04x}", rand::random::<u16>());
     let mut targets = targets;
     if targets[0].name.is_none() {
         targets[0].name = learned.clone();
@@ -250,7 +252,8 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
             procs,
             topology,
             seed: settings.seed,
-            run_stamp: format!("{:04x}", rand::random::<u16>()),
+            paces: Paces::new(framing, settings.timeout, &run_stamp),
+            run_stamp,
         }),
         header,
         target_label,
@@ -323,21 +326,26 @@ async fn resolve(address: &str) -> Result<SocketAddr, CannotRun> {
         .ok_or_else(|| CannotRun(format!("--target {address} resolves to no address")))
 }
 
-/// Sends one IAMAT to learn whether the server answers, in which framing, and its name.
+/// How long the probe waits for a first byte in each framing it tries.
+const PROBE_WAIT: Duration = Duration::from_secs(2);
+
+/// Sends one IAMAT to learn in which framing the server answers and its name. A server that
+/// accepts connections always gets a verdict: one that answers in neither framing is checked in
+/// the chosen one (line, for auto), and every test then says what it got. Only an address that
+/// refuses connections makes the suite give up.
 async fn probe(
     addr: SocketAddr,
     choice: FramingChoice,
     timeout: Duration,
 ) -> Result<(Framing, Option<String>, &'static str), CannotRun> {
     let transcript = Arc::new(Transcript::default());
-    let deadline = Instant::now() + timeout;
-    let mut conn = Conn::connect(addr, &transcript, deadline)
-        .await
-        .map_err(|e| {
-            CannotRun(format!(
-                "{e}: is the server running there? (nothing to check)"
-            ))
-        })?;
+    let wait = PROBE_WAIT.min(timeout);
+    let connect = || async {
+        Conn::connect(addr, &transcript, Instant::now() + timeout)
+            .await
+            .map_err(|e| CannotRun(format!("{e}: is the server running there? (nothing to check)")))
+    };
+    let mut conn = connect().await?;
     let command = format!(
         "IAMAT conf-probe-{:06x} +0.000001+0.000001 {}",
         rand::random::<u32>() & 0xff_ffff,
@@ -345,7 +353,7 @@ async fn probe(
     );
     let name_of = |bytes: &[u8]| {
         let text = String::from_utf8_lossy(bytes);
-        let mut fields = text.split(' ');
+        let mut fields = text.split_ascii_whitespace();
         (fields.next() == Some("AT"))
             .then(|| fields.next().map(str::to_owned))
             .flatten()
@@ -354,35 +362,62 @@ async fn probe(
     if choice == FramingChoice::Eof {
         conn.send(command.as_bytes()).await.map_err(io)?;
         conn.half_close().await.map_err(io)?;
-        let got = conn.read_to_eof(deadline).await;
-        return Ok((Framing::Eof, name_of(&got.bytes), ""));
+        let got = probe_reply(&mut conn, wait).await;
+        return Ok((Framing::Eof, name_of(&got), silent_note(&got)));
     }
     conn.send(format!("{command}\n").as_bytes())
         .await
         .map_err(io)?;
-    let patience = if choice == FramingChoice::Auto {
-        Instant::now() + timeout / 2
-    } else {
-        deadline
-    };
-    let got = conn.read_until(line_end, patience).await;
-    if got.end == End::Complete || choice == FramingChoice::Line {
-        return Ok((Framing::Line, name_of(&got.bytes), ""));
+    let got = probe_reply(&mut conn, wait).await;
+    if !got.is_empty() || choice == FramingChoice::Line {
+        let note = if got.is_empty() {
+            silent_note(&got)
+        } else if !got.ends_with(b"\n") {
+            " (its replies do not end with a newline; iamat/reply-shape and framing/line-client say so)"
+        } else {
+            ""
+        };
+        return Ok((Framing::Line, name_of(&got), note));
     }
-    if got.end == End::Timeout {
+    // Nothing to a line: does it answer once the client half-closes?
+    if conn.half_close().await.is_err() {
+        conn = connect().await?;
+        conn.send(command.as_bytes()).await.map_err(io)?;
         conn.half_close().await.map_err(io)?;
-        let late = conn.read_to_eof(deadline).await;
-        if !late.bytes.is_empty() {
-            return Ok((
-                Framing::Eof,
-                name_of(&late.bytes),
-                " (detected: the server answered only after the client half-closed, so framing/line-client will fail)",
-            ));
-        }
     }
-    Err(CannotRun(format!(
-        "the server at {addr} accepted a connection but did not answer `{command}` within {} s, \
-         neither as a line nor after the client half-closed: nothing can be checked",
-        timeout.as_secs_f64()
-    )))
+    let late = probe_reply(&mut conn, wait).await;
+    if !late.is_empty() {
+        return Ok((
+            Framing::Eof,
+            name_of(&late),
+            " (detected: the server answered only after the client half-closed, so framing/line-client will fail)",
+        ));
+    }
+    Ok((Framing::Line, None, silent_note(&late)))
+}
+
+/// Reads until a line ends, the server closes, or it has been quiet for a moment after some
+/// bytes (a reply without newline), waiting at most `wait` for the first byte.
+async fn probe_reply(conn: &mut Conn, wait: Duration) -> Vec<u8> {
+    let got = conn
+        .read_until(|b: &[u8]| (!b.is_empty()).then_some(b.len()), Instant::now() + wait)
+        .await;
+    let mut bytes = got.bytes;
+    if !bytes.is_empty() && !bytes.contains(&b'\n') && got.end == End::Complete {
+        let rest = conn
+            .read_until(line_end, Instant::now() + Duration::from_millis(300))
+            .await;
+        bytes.extend(rest.bytes);
+    }
+    bytes
+}
+
+/// The header's note for a server that answered the probe with nothing.
+fn silent_note(got: &[u8]) -> &'static str {
+    if got.is_empty() {
+        " (the server accepted a connection but answered the probe IAMAT in neither framing; \
+         every test runs and says what it got)"
+    } else {
+        ""
+    }
 }

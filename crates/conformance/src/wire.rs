@@ -1,6 +1,11 @@
 //! A small TCP client for the suite: speaks both client styles of protocol.md §1 (line and eof),
 //! never waits past a deadline, and records every byte sent and received in a [`Transcript`] so a
 //! report can show exactly what went over the wire.
+//!
+//! A paced connection (one with the server's [`Patience`]) also ends a read when the server goes
+//! quiet: a reply that stops short of its terminator is handed over after one quiet period (a
+//! server that never ends its lines still gets judged), and a reply that never starts is judged
+//! missing only after the re-check says the server answers other commands meanwhile.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +15,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+use crate::patience::{Alive, Patience};
 
 /// What happened on the wire, in order, with times relative to the test's start.
 #[derive(Debug)]
@@ -68,8 +75,27 @@ pub enum End {
     Complete,
     /// The server closed the connection (or reset it).
     Eof,
+    /// Bytes arrived, then nothing for a quiet period: neither the terminator nor a close came.
+    Quiet,
+    /// Nothing arrived for two quiet periods, although the server answered a probe meanwhile.
+    Silent {
+        /// The quiet period waited each time.
+        quiet: Duration,
+        /// The probe's round trip.
+        probe: Duration,
+    },
+    /// Nothing arrived, and the server did not answer a probe within `probe` either.
+    Unresponsive { probe: Duration },
     /// The deadline passed first.
     Timeout,
+}
+
+impl End {
+    /// Whether the read stopped because the server went quiet or the time ran out (not because
+    /// the reply was complete or the connection closed).
+    pub fn is_wait(&self) -> bool {
+        !matches!(self, End::Complete | End::Eof)
+    }
 }
 
 /// Bytes read for one reply and how the read ended.
@@ -88,6 +114,17 @@ pub struct Conn {
     /// Received but not yet handed out.
     pending: Vec<u8>,
     eof: bool,
+    pace: Option<Arc<Patience>>,
+}
+
+/// What one patient wait for bytes gave.
+enum Filled {
+    /// Bytes, or the close.
+    More,
+    /// No byte for a quiet period (two, around a re-check, when nothing had arrived yet).
+    Quiet(End),
+    /// The deadline passed.
+    Deadline,
 }
 
 impl Conn {
@@ -121,7 +158,20 @@ impl Conn {
             transcript: Arc::clone(transcript),
             pending: Vec::new(),
             eof: false,
+            pace: None,
         })
+    }
+
+    /// Like [`Conn::connect`], with reads that end when the server goes quiet (see the module).
+    pub async fn connect_paced(
+        addr: SocketAddr,
+        transcript: &Arc<Transcript>,
+        deadline: Instant,
+        pace: Option<Arc<Patience>>,
+    ) -> Result<Conn, String> {
+        let mut conn = Conn::connect(addr, transcript, deadline).await?;
+        conn.pace = pace;
+        Ok(conn)
     }
 
     /// Writes all of `bytes`.
@@ -154,7 +204,8 @@ impl Conn {
     }
 
     /// Reads until `complete` finds the end of a reply in the buffered bytes (it returns the
-    /// reply's length), the server closes, or `deadline` passes.
+    /// reply's length), the server closes, the server goes quiet (paced connections), or
+    /// `deadline` passes.
     pub async fn read_until(
         &mut self,
         complete: impl Fn(&[u8]) -> Option<usize>,
@@ -170,17 +221,63 @@ impl Conn {
                 };
             }
             if self.eof {
-                return Received {
-                    bytes: std::mem::take(&mut self.pending),
-                    end: End::Eof,
-                };
+                return self.take(End::Eof);
             }
-            if !self.fill(deadline).await {
-                return Received {
-                    bytes: std::mem::take(&mut self.pending),
-                    end: End::Timeout,
-                };
+            match self.fill_patiently(deadline).await {
+                Filled::More => {}
+                Filled::Quiet(end) => return self.take(end),
+                Filled::Deadline => return self.take(End::Timeout),
             }
+        }
+    }
+
+    /// Everything pending, ended by `end`.
+    fn take(&mut self, end: End) -> Received {
+        Received {
+            bytes: std::mem::take(&mut self.pending),
+            end,
+        }
+    }
+
+    /// Waits for more bytes; on a paced connection at most a quiet period, or, when nothing has
+    /// arrived yet, a quiet period, a re-check and one more quiet period.
+    async fn fill_patiently(&mut self, deadline: Instant) -> Filled {
+        let Some(pace) = self.pace.clone() else {
+            return if self.fill(deadline).await {
+                Filled::More
+            } else {
+                Filled::Deadline
+            };
+        };
+        let quiet = pace.quiet();
+        if self.fill((Instant::now() + quiet).min(deadline)).await {
+            return Filled::More;
+        }
+        if Instant::now() >= deadline {
+            return Filled::Deadline;
+        }
+        if !self.pending.is_empty() {
+            return Filled::Quiet(End::Quiet);
+        }
+        // Nothing yet: is the server answering anyone? Keep reading while it is asked.
+        let alive = tokio::select! {
+            filled = self.fill(deadline) => {
+                return if filled { Filled::More } else { Filled::Deadline };
+            }
+            alive = pace.alive() => alive,
+        };
+        match alive {
+            Alive::Answered(probe) => {
+                let quiet = pace.quiet();
+                if self.fill((Instant::now() + quiet).min(deadline)).await {
+                    Filled::More
+                } else if Instant::now() >= deadline {
+                    Filled::Deadline
+                } else {
+                    Filled::Quiet(End::Silent { quiet, probe })
+                }
+            }
+            Alive::NoAnswer(probe) => Filled::Quiet(End::Unresponsive { probe }),
         }
     }
 
@@ -207,7 +304,7 @@ impl Conn {
                 let mut bytes = std::mem::replace(&mut self.pending, rest);
                 if linger && !bytes.starts_with(b"? ") {
                     let extra = self
-                        .read_until(|_| None, (Instant::now() + grace).min(deadline))
+                        .read_for(grace.min(deadline.saturating_duration_since(Instant::now())))
                         .await;
                     bytes.extend(extra.bytes);
                 }
@@ -217,33 +314,38 @@ impl Conn {
                 };
             }
             if self.eof {
-                return Received {
-                    bytes: std::mem::take(&mut self.pending),
-                    end: End::Eof,
-                };
+                return self.take(End::Eof);
             }
             if json_then_newline(&self.pending) {
                 soft.get_or_insert_with(|| (Instant::now() + grace).min(deadline));
             } else {
                 soft = None;
             }
-            if !self.fill(soft.unwrap_or(deadline)).await {
-                let end = if soft.is_some() {
-                    End::Complete
-                } else {
-                    End::Timeout
-                };
-                return Received {
-                    bytes: std::mem::take(&mut self.pending),
-                    end,
-                };
+            match soft {
+                Some(soft_end) => {
+                    if !self.fill(soft_end).await {
+                        return self.take(if Instant::now() >= deadline {
+                            End::Timeout
+                        } else {
+                            End::Complete
+                        });
+                    }
+                }
+                None => match self.fill_patiently(deadline).await {
+                    Filled::More => {}
+                    Filled::Quiet(end) => return self.take(end),
+                    Filled::Deadline => return self.take(End::Timeout),
+                },
             }
         }
     }
 
-    /// Reads whatever arrives within `wait` (for checking that nothing is sent).
+    /// Reads whatever arrives within `wait` (for checking that nothing is sent): never paced.
     pub async fn read_for(&mut self, wait: Duration) -> Received {
-        self.read_until(|_| None, Instant::now() + wait).await
+        let pace = self.pace.take();
+        let got = self.read_until(|_| None, Instant::now() + wait).await;
+        self.pace = pace;
+        got
     }
 
     /// Reads more bytes into `pending`; false when the deadline passed first.

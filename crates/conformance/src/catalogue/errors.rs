@@ -5,7 +5,8 @@
 //! whose only fault is the radius or bound name a client the server knows, so an
 //! "unknown client" answer cannot pass for a radius check.
 
-use super::{check_at_reply, send_iamat, setup_iamat, time_from_now, unique_position};
+use crate::at_judge::{OPERANDS, check_at_reply, send_iamat, setup_iamat};
+use crate::fixtures::{time_from_now, unique_position};
 use crate::case;
 use crate::expect::error_reply;
 use crate::runner::{Ctx, Failure, Problem, Shape, TestCase, fail};
@@ -516,13 +517,13 @@ async fn same_connection_continues(ctx: &Ctx) -> Result<(), Problem> {
     };
     if got.bytes.is_empty() {
         return fail(match got.end {
-            End::Timeout => {
-                "after a `? ` reply the connection answered nothing more (timed out): the server must keep reading the connection"
+            End::Eof => "after a `? ` reply the server closed the connection: it must keep answering",
+            _ => {
+                "after a `? ` reply the connection answered nothing more: the server must keep reading the connection"
             }
-            _ => "after a `? ` reply the server closed the connection: it must keep answering",
         });
     }
-    let x = super::IamatExchange {
+    let x = crate::at_judge::IamatExchange {
         id,
         position,
         time,
@@ -530,7 +531,7 @@ async fn same_connection_continues(ctx: &Ctx) -> Result<(), Problem> {
         sent_ns,
         received_ns: crate::expect::now_ns(),
     };
-    check_at_reply(ctx, &x)
+    check_at_reply(ctx, &x, OPERANDS)
 }
 
 async fn server_survives(ctx: &Ctx) -> Result<(), Problem> {

@@ -11,11 +11,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::herd::{
-    Answer, Spread, addr, ask, await_lines, iamat_at, judge, label, names, restore, set_down,
-    spread_and_check, update_at,
-};
-use super::{time_from_now, unique_position};
+use crate::herd_watch::{Spread, await_lines, judge, label, spread_and_check, update_at, Match};
+use crate::runner::{Answer, POLL, addr, ask, iamat_at, names, same_update, set_down};
+use crate::fixtures::{time_from_now, unique_position};
 use crate::case;
 use crate::expect::now_ns;
 use crate::propagation::{Learned, Propagation, Verdict};
@@ -26,70 +24,70 @@ pub static TESTS: &[TestCase] = &[
     case!(
         "flood/reaches-every-server",
         Must,
-        ["needs:herd"],
+        [Herd],
         "An IAMAT at any server reaches every other server of the herd within the settle deadline.",
         reaches_every_server
     ),
     case!(
         "flood/at-line-identical",
         Must,
-        ["needs:herd"],
+        [Herd],
         "A WHATSAT at any server serves the AT line the receiving server returned, byte for byte (its name and difference).",
         at_line_identical
     ),
     case!(
         "flood/newer-replaces",
         Must,
-        ["needs:herd"],
+        [Herd],
         "A newer IAMAT at another server replaces the location everywhere.",
         newer_replaces
     ),
     case!(
         "flood/older-changes-nothing",
         Must,
-        ["needs:herd"],
+        [Herd],
         "An older IAMAT at another server changes nothing anywhere.",
         older_changes_nothing
     ),
     case!(
         "flood/concurrent-newest-wins",
         Must,
-        ["needs:herd"],
+        [Herd],
         "Two IAMATs for one client at distant servers at the same moment: every server ends with the one of greater client time.",
         concurrent_newest_wins
     ),
     case!(
         "flood/concurrent-same-time",
         Should,
-        ["needs:herd"],
+        [Herd],
         "Two IAMATs for one client with the same client time but different positions, at distant servers at once, converge to a single answer everywhere.",
         concurrent_same_time
     ),
     case!(
         "flood/many-clients",
         Must,
-        ["needs:herd"],
+        [Herd, Alone],
         "Hundreds of distinct clients sent across all servers within a second all reach every server, none lost.",
         many_clients
     ),
     case!(
         "flood/places-once",
         Must,
-        ["needs:herd"],
+        [Herd],
         "Servers pass locations only: a flood makes no Places request, and a WHATSAT makes exactly one, from the server asked.",
         places_once
     ),
     case!(
         "flood/quiet-after-update",
         Must,
-        ["needs:herd"],
+        [Herd, Alone],
         "After an update the herd goes quiet: servers stay responsive and no copy bounces back to replace it.",
         quiet_after_update
     ),
     case!(
         "flood/no-storm",
         Must,
-        ["needs:herd", "needs:spawn"],
+        [Spawn],
         "Each server forwards an update at most once to each neighbour (older or equal copies are dropped, ending the flood).",
         no_storm
     ),
@@ -166,6 +164,7 @@ async fn settle_everywhere(
         &all,
         client,
         std::slice::from_ref(&line),
+        Match::Update,
         since,
         since + ctx.env.settle,
     )
@@ -216,9 +215,9 @@ async fn older_changes_nothing(ctx: &Ctx) -> Result<(), Problem> {
     let mut replaced = Vec::new();
     for server in &all {
         learned.push(match ask(ctx, addr(ctx, server)?, &client).await {
-            Answer::Known(line) if line == kept => Learned::new(server, Verdict::Kept),
+            Answer::Known(line) if same_update(&line, &kept) => Learned::new(server, Verdict::Kept),
             Answer::Known(line) => {
-                if line == stale {
+                if same_update(&line, &stale) {
                     replaced.push(server.clone());
                 }
                 Learned {
@@ -278,6 +277,7 @@ async fn concurrent_newest_wins(ctx: &Ctx) -> Result<(), Problem> {
         &all,
         &client,
         std::slice::from_ref(&winner),
+        Match::Update,
         since,
         since + ctx.env.settle,
     )
@@ -300,18 +300,12 @@ async fn concurrent_same_time(ctx: &Ctx) -> Result<(), Problem> {
         for server in &all {
             answers.push(ask(ctx, addr(ctx, server)?, &client).await);
         }
-        let first = answers.first();
-        if answers
-            .iter()
-            .all(|x| Some(x) == first && matches!(x, Answer::Known(_)))
-        {
+        if agree(&answers) {
             break;
         }
-        tokio::time::sleep(super::herd::POLL).await;
+        tokio::time::sleep(POLL).await;
     }
-    let agreed = answers
-        .first()
-        .filter(|first| answers.iter().all(|x| x == *first));
+    let agreed = agree(&answers).then_some(());
     let servers = all
         .iter()
         .zip(&answers)
@@ -340,8 +334,8 @@ async fn concurrent_same_time(ctx: &Ctx) -> Result<(), Problem> {
         .iter()
         .zip(&answers)
         .map(|(server, answer)| match answer {
-            Answer::Known(line) if *line == la => format!("{server}: {a}'s"),
-            Answer::Known(line) if *line == lb => format!("{server}: {b}'s"),
+            Answer::Known(line) if same_update(line, &la) => format!("{server}: {a}'s"),
+            Answer::Known(line) if same_update(line, &lb) => format!("{server}: {b}'s"),
             Answer::Known(line) => format!("{server}: `{}`", String::from_utf8_lossy(line)),
             Answer::Unknown => format!("{server}: unknown"),
             Answer::NoAnswer(why) => format!("{server}: {why}"),
@@ -353,6 +347,16 @@ async fn concurrent_same_time(ctx: &Ctx) -> Result<(), Problem> {
         ctx.env.settle.as_secs_f64(),
         said.join(", ")
     ))
+}
+
+/// Whether every server knows the client, with the same update.
+fn agree(answers: &[Answer]) -> bool {
+    let Some(Answer::Known(first)) = answers.first() else {
+        return false;
+    };
+    answers
+        .iter()
+        .all(|x| matches!(x, Answer::Known(line) if same_update(line, first)))
 }
 
 /// How many clients `flood/many-clients` sends.
@@ -450,7 +454,7 @@ async fn check_one(
     deadline: Instant,
 ) -> (String, String, Learned) {
     let wanted = [line.to_vec()];
-    let learned = await_lines(ctx, &[server.to_owned()], client, &wanted, since, deadline)
+    let learned = await_lines(ctx, &[server.to_owned()], client, &wanted, Match::Update, since, deadline)
         .await
         .ok()
         .and_then(|mut l| l.pop())
@@ -556,12 +560,6 @@ async fn quiet_after_update(ctx: &Ctx) -> Result<(), Problem> {
 }
 
 async fn no_storm(ctx: &Ctx) -> Result<(), Problem> {
-    let result = no_storm_inner(ctx).await;
-    restore(ctx).await;
-    result
-}
-
-async fn no_storm_inner(ctx: &Ctx) -> Result<(), Problem> {
     let topology = ctx.topology()?;
     let all = names(ctx)?;
     // Listen in place of a server with the most neighbours.
@@ -625,6 +623,7 @@ async fn no_storm_inner(ctx: &Ctx) -> Result<(), Problem> {
         &others,
         &client,
         std::slice::from_ref(&line),
+        Match::Update,
         since,
         since + ctx.env.settle,
     )

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{IamatExchange, check_at_reply, time_from_now, unique_position};
+use crate::at_judge::{IamatExchange, OPERANDS, check_at_reply};
+use crate::fixtures::{time_from_now, unique_position};
 use crate::case;
 use crate::expect::{error_reply, now_ns};
 use crate::runner::{Ctx, Failure, Problem, Shape, TestCase, fail};
@@ -112,7 +113,18 @@ async fn line_client(ctx: &Ctx) -> Result<(), Problem> {
         let got = conn.read_until(line_end, patience).await;
         match got.end {
             End::Complete => {
-                check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns))?;
+                check_at_reply(
+                    ctx,
+                    &exchange_of(id, position, time, got.bytes, sent_ns),
+                    OPERANDS,
+                )?;
+            }
+            End::Quiet | End::Eof if !got.bytes.is_empty() => {
+                return Err(Problem::Fail(Failure::bytes(
+                    "the reply has no newline: a line client reading lines waits for it forever",
+                    format!("{}\n", String::from_utf8_lossy(&got.bytes)).as_bytes(),
+                    &got.bytes,
+                )));
             }
             End::Eof if round == 2 => {
                 return fail(
@@ -121,10 +133,10 @@ async fn line_client(ctx: &Ctx) -> Result<(), Problem> {
                 );
             }
             End::Eof => return fail("the server closed the connection without replying"),
-            End::Timeout => {
+            _ => {
                 conn.half_close().await.map_err(wire_err)?;
                 let late = conn.read_until(line_end, ctx.deadline).await;
-                return fail(if late.end == End::Complete {
+                return fail(if !late.bytes.is_empty() {
                     "the server answered only after the client half-closed: it reads to EOF before \
                      answering, but a line client waits for each reply before sending more"
                 } else {
@@ -144,21 +156,24 @@ async fn eof_client(ctx: &Ctx) -> Result<(), Problem> {
     conn.half_close().await.map_err(wire_err)?;
     let got = conn.read_to_eof(ctx.deadline).await;
     if got.bytes.is_empty() {
-        return fail(match got.end {
-            End::Timeout => {
-                "no reply to a command without newline followed by the client's EOF (timed out)"
-            }
-            _ => "the server closed the connection without answering the final unterminated line",
+        return fail(if got.end == End::Eof {
+            "the server closed the connection without answering the final unterminated line"
+        } else {
+            "no reply to a command without newline followed by the client's EOF"
         });
     }
-    if got.end == End::Timeout {
+    if got.end.is_wait() {
         return Err(Problem::Fail(Failure {
             message: "the server answered but did not close the connection after the client's EOF: an eof client reads until the server closes".into(),
             actual: Some(got.bytes),
             ..Failure::default()
         }));
     }
-    check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns))
+    check_at_reply(
+        ctx,
+        &exchange_of(id, position, time, got.bytes, sent_ns),
+        OPERANDS,
+    )
 }
 
 async fn pipelined(ctx: &Ctx) -> Result<(), Problem> {
@@ -172,7 +187,7 @@ async fn pipelined(ctx: &Ctx) -> Result<(), Problem> {
         .map_err(wire_err)?;
     let patience = Instant::now() + ctx.remaining() / 2;
     let mut got = conn.read_until(lines_end(3), patience).await;
-    if got.end == End::Timeout {
+    if got.end.is_wait() {
         // Tell "slow" from "answers only at EOF".
         conn.half_close().await.map_err(wire_err)?;
         let late = conn.read_until(lines_end(3), ctx.deadline).await;
@@ -207,10 +222,12 @@ async fn pipelined(ctx: &Ctx) -> Result<(), Problem> {
     check_at_reply(
         ctx,
         &exchange_of(id1, pos1, time1, lines[0].clone(), sent_ns),
+        OPERANDS,
     )?;
     check_at_reply(
         ctx,
         &exchange_of(id2, pos2, time2, lines[1].clone(), sent_ns),
+        OPERANDS,
     )?;
     let want = error_reply(bad.as_bytes());
     if lines[2] != want {
@@ -232,16 +249,16 @@ async fn split_writes(ctx: &Ctx) -> Result<(), Problem> {
         .map_err(wire_err)?;
     let patience = Instant::now() + ctx.remaining() / 2;
     let got = conn.read_until(line_end, patience).await;
-    if got.end != End::Complete {
+    if got.bytes.is_empty() {
         conn.half_close().await.map_err(wire_err)?;
         let late = conn.read_until(line_end, ctx.deadline).await;
-        return fail(if late.end == End::Complete {
+        return fail(if !late.bytes.is_empty() {
             "a line written byte by byte was answered only after the client half-closed"
         } else {
             "no reply to a line written one byte at a time"
         });
     }
-    check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns))
+    check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns), OPERANDS)
 }
 
 async fn unterminated_final_line(ctx: &Ctx) -> Result<(), Problem> {
@@ -264,7 +281,7 @@ async fn unterminated_final_line(ctx: &Ctx) -> Result<(), Problem> {
             message: format!(
                 "{} replies to a terminated line followed by an unterminated one at EOF; expected 2{}",
                 lines.len(),
-                if got.end == End::Timeout {
+                if got.end.is_wait() {
                     " (and the server did not close)"
                 } else {
                     ""
@@ -277,10 +294,12 @@ async fn unterminated_final_line(ctx: &Ctx) -> Result<(), Problem> {
     check_at_reply(
         ctx,
         &exchange_of(id1, pos1, time1, lines[0].clone(), sent_ns),
+        OPERANDS,
     )?;
     check_at_reply(
         ctx,
         &exchange_of(id2, pos2, time2, lines[1].clone(), sent_ns),
+        OPERANDS,
     )
 }
 
@@ -301,7 +320,7 @@ async fn many_connections(ctx: &Ctx) -> Result<(), Problem> {
     for ((_, id, position, time), reply) in commands.into_iter().zip(replies) {
         let outcome = match reply {
             Ok(got) if !got.bytes.is_empty() => {
-                check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns))
+                check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns), OPERANDS)
             }
             Ok(_) => fail("a connection got no reply"),
             Err(p) => Err(p),
@@ -338,7 +357,7 @@ async fn idle_connection(ctx: &Ctx) -> Result<(), Problem> {
             "while another connection stayed open and silent (and one held half a line), a new client got no reply: the server must serve connections concurrently",
         );
     }
-    check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns))
+    check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns), OPERANDS)
 }
 
 async fn blank_lines(ctx: &Ctx) -> Result<(), Problem> {
@@ -360,5 +379,5 @@ async fn blank_lines(ctx: &Ctx) -> Result<(), Problem> {
     if got.bytes.is_empty() {
         return fail("no reply to an IAMAT that followed blank lines");
     }
-    check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns))
+    check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns), OPERANDS)
 }

@@ -1,7 +1,8 @@
 //! `iamat/*`: the reply to IAMAT (protocol.md §2) — shape, server name, operands copied byte for
 //! byte, sign and value of the time difference, positions and times of every valid form.
 
-use super::{check_at_reply, send_iamat, send_iamat_raw, time_from_now, unique_position};
+use crate::at_judge::{Aspect, OPERANDS, WHOLE, check_at_reply, send_iamat, send_iamat_raw};
+use crate::fixtures::{time_from_now, unique_position};
 use crate::case;
 use crate::expect::{now_ns, parse_diff, time_text};
 use crate::runner::{Ctx, Failure, Problem, TestCase, fail};
@@ -142,10 +143,16 @@ pub static TESTS: &[TestCase] = &[
     ),
 ];
 
-/// One IAMAT with these operands, judged in full.
-async fn judge(ctx: &Ctx, id: &str, position: &str, time: &str) -> Result<(), Problem> {
+/// One IAMAT with these operands, its reply judged on `aspects` (the ones the test is about).
+async fn judge(
+    ctx: &Ctx,
+    id: &str,
+    position: &str,
+    time: &str,
+    aspects: &[Aspect],
+) -> Result<(), Problem> {
     let x = send_iamat(ctx, id, position, time).await?;
-    check_at_reply(ctx, &x)
+    check_at_reply(ctx, &x, aspects)
 }
 
 async fn reply_shape(ctx: &Ctx) -> Result<(), Problem> {
@@ -155,6 +162,7 @@ async fn reply_shape(ctx: &Ctx) -> Result<(), Problem> {
         &ctx.client_id(""),
         &position,
         &time_from_now(-500_000_000),
+        WHOLE,
     )
     .await
 }
@@ -190,7 +198,7 @@ async fn server_name(ctx: &Ctx) -> Result<(), Problem> {
 async fn copy_client_id(ctx: &Ctx) -> Result<(), Problem> {
     let id = ctx.client_id("-kiwi.cs.ucla.edu/\"{x}\"[é]%");
     let (position, _, _) = unique_position();
-    judge(ctx, &id, &position, &time_from_now(-1_000_000)).await
+    judge(ctx, &id, &position, &time_from_now(-1_000_000), &[Aspect::ClientId]).await
 }
 
 async fn copy_position(ctx: &Ctx) -> Result<(), Problem> {
@@ -199,6 +207,7 @@ async fn copy_position(ctx: &Ctx) -> Result<(), Problem> {
         &ctx.client_id(""),
         "+34.068930-118.445100",
         &time_from_now(-1_000_000),
+        &[Aspect::Position],
     )
     .await
 }
@@ -207,7 +216,7 @@ async fn copy_time(ctx: &Ctx) -> Result<(), Problem> {
     let now = now_ns();
     let time = time_text(now - now % 100_000_000 - 100_000_000);
     let (position, _, _) = unique_position();
-    judge(ctx, &ctx.client_id(""), &position, &time).await
+    judge(ctx, &ctx.client_id(""), &position, &time, &[Aspect::Time]).await
 }
 
 async fn diff_client_behind(ctx: &Ctx) -> Result<(), Problem> {
@@ -219,7 +228,7 @@ async fn diff_client_behind(ctx: &Ctx) -> Result<(), Problem> {
         &time_from_now(-2_500_000_000),
     )
     .await?;
-    check_at_reply(ctx, &x)
+    check_at_reply(ctx, &x, &[Aspect::Diff])
 }
 
 async fn diff_client_ahead(ctx: &Ctx) -> Result<(), Problem> {
@@ -231,7 +240,7 @@ async fn diff_client_ahead(ctx: &Ctx) -> Result<(), Problem> {
         &time_from_now(100_250_000_000),
     )
     .await?;
-    check_at_reply(ctx, &x)
+    check_at_reply(ctx, &x, &[Aspect::Diff])
 }
 
 async fn diff_nine_digits(ctx: &Ctx) -> Result<(), Problem> {
@@ -272,14 +281,14 @@ async fn diff_exact_far_future(ctx: &Ctx) -> Result<(), Problem> {
         "8765432109876543210.987654321",
     ] {
         let (position, _, _) = unique_position();
-        judge(ctx, &ctx.client_id(""), &position, time).await?;
+        judge(ctx, &ctx.client_id(""), &position, time, &[Aspect::Diff]).await?;
     }
     Ok(())
 }
 
 async fn diff_epoch(ctx: &Ctx) -> Result<(), Problem> {
     let (position, _, _) = unique_position();
-    judge(ctx, &ctx.client_id(""), &position, "0.000000001").await
+    judge(ctx, &ctx.client_id(""), &position, "0.000000001", &[Aspect::Diff]).await
 }
 
 async fn integer_position(ctx: &Ctx) -> Result<(), Problem> {
@@ -288,6 +297,7 @@ async fn integer_position(ctx: &Ctx) -> Result<(), Problem> {
         &ctx.client_id(""),
         "+34-118",
         &time_from_now(-1_000_000),
+        &[Aspect::Position],
     )
     .await
 }
@@ -298,6 +308,7 @@ async fn long_fraction_position(ctx: &Ctx) -> Result<(), Problem> {
         &ctx.client_id(""),
         "-33.8567844123456789+151.2152967123456789",
         &time_from_now(-1_000_000),
+        &[Aspect::Position],
     )
     .await
 }
@@ -314,6 +325,7 @@ async fn extreme_positions(ctx: &Ctx) -> Result<(), Problem> {
             &ctx.client_id(""),
             position,
             &time_from_now(-1_000_000),
+            &[Aspect::Position],
         )
         .await?;
     }
@@ -323,13 +335,13 @@ async fn extreme_positions(ctx: &Ctx) -> Result<(), Problem> {
 async fn integer_time(ctx: &Ctx) -> Result<(), Problem> {
     let secs = now_ns() / 1_000_000_000 - 1;
     let (position, _, _) = unique_position();
-    judge(ctx, &ctx.client_id(""), &position, &secs.to_string()).await
+    judge(ctx, &ctx.client_id(""), &position, &secs.to_string(), &[Aspect::Time, Aspect::Diff]).await
 }
 
 async fn short_fraction_time(ctx: &Ctx) -> Result<(), Problem> {
     let secs = now_ns() / 1_000_000_000 - 1;
     let (position, _, _) = unique_position();
-    judge(ctx, &ctx.client_id(""), &position, &format!("{secs}.5")).await
+    judge(ctx, &ctx.client_id(""), &position, &format!("{secs}.5"), &[Aspect::Time, Aspect::Diff]).await
 }
 
 async fn white_space(ctx: &Ctx) -> Result<(), Problem> {
@@ -338,7 +350,7 @@ async fn white_space(ctx: &Ctx) -> Result<(), Problem> {
     let time = time_from_now(-1_000_000);
     let command = format!(" \t IAMAT \t{id}   {position}\t\t{time} \t ");
     let x = send_iamat_raw(ctx, command.as_bytes(), &id, &position, &time).await?;
-    check_at_reply(ctx, &x)
+    check_at_reply(ctx, &x, OPERANDS)
 }
 
 async fn crlf(ctx: &Ctx) -> Result<(), Problem> {
@@ -347,7 +359,7 @@ async fn crlf(ctx: &Ctx) -> Result<(), Problem> {
     let time = time_from_now(-1_000_000);
     let command = format!("IAMAT {id} {position} {time}\r\n");
     let x = send_iamat_raw(ctx, command.as_bytes(), &id, &position, &time).await?;
-    check_at_reply(ctx, &x)
+    check_at_reply(ctx, &x, &[Aspect::NoCr, Aspect::ClientId, Aspect::Position, Aspect::Time])
 }
 
 async fn older_still_answered(ctx: &Ctx) -> Result<(), Problem> {
@@ -355,12 +367,12 @@ async fn older_still_answered(ctx: &Ctx) -> Result<(), Problem> {
     let (newer_pos, _, _) = unique_position();
     let (older_pos, _, _) = unique_position();
     let newer = send_iamat(ctx, &id, &newer_pos, &time_from_now(-1_000_000)).await?;
-    check_at_reply(ctx, &newer)?;
+    check_at_reply(ctx, &newer, OPERANDS)?;
     let older = send_iamat(ctx, &id, &older_pos, &time_from_now(-60_000_000_000)).await?;
     if older.reply.is_empty() {
         return fail("no reply to an IAMAT older than the stored one: it must still be answered");
     }
-    check_at_reply(ctx, &older)
+    check_at_reply(ctx, &older, OPERANDS)
 }
 
 async fn repeated(ctx: &Ctx) -> Result<(), Problem> {
@@ -368,7 +380,7 @@ async fn repeated(ctx: &Ctx) -> Result<(), Problem> {
     let (position, _, _) = unique_position();
     let time = time_from_now(-1_000_000);
     for _ in 0..2 {
-        judge(ctx, &id, &position, &time).await?;
+        judge(ctx, &id, &position, &time, OPERANDS).await?;
     }
     Ok(())
 }

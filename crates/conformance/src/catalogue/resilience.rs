@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::herd::{Answer, Spread, addr, ask, names, restore, set_down, spread_and_check, warm_up};
-use super::{time_from_now, unique_position};
+use crate::herd_watch::{Spread, spread_and_check};
+use crate::runner::{Answer, addr, ask, names, set_down, warm_up};
+use crate::fixtures::{time_from_now, unique_position};
 use crate::case;
 use crate::propagation::{Learned, Propagation, Verdict};
 use crate::runner::{Ctx, Problem, Shape, TestCase, fail};
@@ -22,28 +23,28 @@ pub static TESTS: &[TestCase] = &[
     case!(
         "resilience/one-down",
         Must,
-        ["needs:herd", "needs:spawn"],
+        [Spawn],
         "With any one server stopped, an update reaches every server still connected to its origin through running servers.",
         one_down
     ),
     case!(
         "resilience/every-pair-down",
         Must,
-        ["needs:herd", "needs:spawn"],
+        [Spawn],
         "With each pair of servers stopped in turn, an update reaches exactly the running servers connected to its origin.",
         every_pair_down
     ),
     case!(
         "resilience/restart-rejoins",
         Must,
-        ["needs:herd", "needs:spawn"],
+        [Spawn],
         "A restarted server learns updates made after its return, and updates flow through it again, within the settle deadline.",
         restart_rejoins
     ),
     case!(
         "resilience/no-delay-while-down",
         Must,
-        ["needs:herd", "needs:spawn"],
+        [Spawn],
         "While a neighbour is down the other servers answer IAMAT and WHATSAT without delay.",
         no_delay_while_down
     ),
@@ -61,7 +62,6 @@ async fn down_cases(ctx: &Ctx, cases: Vec<BTreeSet<String>>) -> Result<(), Probl
     let mut first = None;
     for (i, next) in cases.iter().enumerate() {
         if let Err(e) = set_down(ctx, &down, next).await {
-            restore(ctx).await;
             return Err(e);
         }
         down = next.clone();
@@ -81,7 +81,6 @@ async fn down_cases(ctx: &Ctx, cases: Vec<BTreeSet<String>>) -> Result<(), Probl
             first.get_or_insert(f);
         }
     }
-    restore(ctx).await;
     match first {
         None => Ok(()),
         Some(f) => Err(Problem::Fail(crate::runner::Failure {
@@ -126,7 +125,6 @@ async fn every_pair_down(ctx: &Ctx) -> Result<(), Problem> {
 
 async fn restart_rejoins(ctx: &Ctx) -> Result<(), Problem> {
     let result = restart_rejoins_inner(ctx).await;
-    restore(ctx).await;
     result
 }
 
@@ -184,7 +182,6 @@ async fn restart_rejoins_inner(ctx: &Ctx) -> Result<(), Problem> {
 
 async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
     let result = no_delay_inner(ctx).await;
-    restore(ctx).await;
     result
 }
 

@@ -1,72 +1,20 @@
-//! What the `flood/*` and `resilience/*` tests share: talking to any server of the herd by name,
-//! sending an update, and watching every server until it answers a WHATSAT with the update's AT
-//! line — recording, per server, when it learned it (or why not) for the reports.
+//! What the `flood/*` and `resilience/*` tests share: sending an update and watching every
+//! server until it serves it — recording, per server, when it learned it (or why not) for the
+//! reports. An update counts as arrived when a server serves an AT line with its client,
+//! position and time; whether the line is byte for byte the origin's is judged only where a
+//! test asks for it ([`Spread::exact`], `flood/at-line-identical`), so one AT-line bug is
+//! reported once, not as lost updates in every herd test.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{time_from_now, unique_position};
+use crate::fixtures::{time_from_now, unique_position};
 use crate::propagation::{Learned, Propagation, Verdict};
-use crate::report::escape;
-use crate::runner::{Ctx, Failure, Problem, Shape};
-use crate::wire::End;
-
-/// How often a server is asked again while an update spreads.
-pub const POLL: Duration = Duration::from_millis(20);
-
-/// The address of server `name`.
-pub fn addr(ctx: &Ctx, name: &str) -> Result<SocketAddr, Problem> {
-    ctx.topology()?.address(name).ok_or_else(|| {
-        Problem::Fail(Failure::new(format!(
-            "`{name}` is not a server of the herd"
-        )))
-    })
-}
-
-/// The herd's server names.
-pub fn names(ctx: &Ctx) -> Result<Vec<String>, Problem> {
-    Ok(ctx.topology()?.names().to_vec())
-}
-
-/// Sends `IAMAT client position time` to `server`; returns its AT line (without newline).
-pub async fn iamat_at(
-    ctx: &Ctx,
-    server: &str,
-    client: &str,
-    position: &str,
-    time: &str,
-) -> Result<Vec<u8>, Problem> {
-    let command = format!("IAMAT {client} {position} {time}");
-    let deadline = Instant::now() + ctx.env.timeout;
-    let got = ctx
-        .exchange_with(
-            addr(ctx, server)?,
-            command.as_bytes(),
-            Shape::Line,
-            deadline,
-        )
-        .await
-        .map_err(|e| Problem::Fail(Failure::new(format!("{server}: {e}"))))?;
-    let line = got.bytes.strip_suffix(b"\n").unwrap_or(&got.bytes);
-    if got.end != End::Complete || !line.starts_with(b"AT ") || line.contains(&b'\n') {
-        return Err(Problem::Fail(Failure {
-            message: format!(
-                "{server} did not answer `{command}` with one AT line ({})",
-                match (&got.end, got.bytes.is_empty()) {
-                    (End::Timeout, true) => "no reply in time",
-                    (End::Eof, true) => "it closed the connection without replying",
-                    _ => "see the actual bytes",
-                }
-            ),
-            actual: Some(got.bytes.clone()),
-            ..Failure::default()
-        }));
-    }
-    Ok(line.to_vec())
-}
+use crate::runner::{
+    Answer, Ctx, Failure, POLL, Problem, addr, ask, iamat_at, same_update,
+};
 
 /// A new update for `client` at `server`, a fresh position and the current time.
 pub async fn update_at(ctx: &Ctx, server: &str, client: &str) -> Result<Vec<u8>, Problem> {
@@ -74,54 +22,32 @@ pub async fn update_at(ctx: &Ctx, server: &str, client: &str) -> Result<Vec<u8>,
     iamat_at(ctx, server, client, &position, &time_from_now(0)).await
 }
 
-/// What a server says about a client.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Answer {
-    /// The AT line it serves.
-    Known(Vec<u8>),
-    /// `? WHATSAT ...`: it has not heard of the client.
-    Unknown,
-    /// No usable reply (why).
-    NoAnswer(String),
+/// How a served AT line is compared with the lines a test is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Match {
+    /// Same client, position and time (the update arrived).
+    Update,
+    /// Byte for byte (the AT line was relayed as its origin produced it).
+    Exact,
 }
 
-/// Asks `server` for `client` with `WHATSAT client 1 1`; keeps the AT line. The server gets the
-/// per-test timeout to answer, whatever the flood deadline.
-pub async fn ask(ctx: &Ctx, server: SocketAddr, client: &str) -> Answer {
-    let command = format!("WHATSAT {client} 1 1");
-    let deadline = Instant::now() + ctx.env.timeout;
-    match ctx
-        .poll_with(server, command.as_bytes(), Shape::Whatsat, deadline)
-        .await
-    {
-        Err(e) => Answer::NoAnswer(e),
-        Ok(got) if got.bytes.starts_with(b"? ") => Answer::Unknown,
-        Ok(got) if got.bytes.starts_with(b"AT ") => {
-            let end = got.bytes.iter().position(|&b| b == b'\n');
-            Answer::Known(got.bytes[..end.unwrap_or(got.bytes.len())].to_vec())
+impl Match {
+    fn holds(self, served: &[u8], wanted: &[u8]) -> bool {
+        match self {
+            Match::Update => same_update(served, wanted),
+            Match::Exact => served == wanted,
         }
-        Ok(got) if got.bytes.is_empty() => Answer::NoAnswer(format!(
-            "no reply to `{command}` ({})",
-            if got.end == End::Eof {
-                "connection closed"
-            } else {
-                "timed out"
-            }
-        )),
-        Ok(got) => Answer::NoAnswer(format!(
-            "unexpected reply to `{command}`: {}",
-            escape(&got.bytes[..got.bytes.len().min(80)])
-        )),
     }
 }
 
-/// Polls each of `servers` until it answers `client` with one of `wanted` (any, when empty: only
-/// known-ness counts) or `deadline`; returns each server's verdict, times counted from `since`.
+/// Polls each of `servers` until it answers `client` with one of `wanted` (compared as `how`
+/// says) or `deadline`; returns each server's verdict, times counted from `since`.
 pub async fn await_lines(
     ctx: &Ctx,
     servers: &[String],
     client: &str,
     wanted: &[Vec<u8>],
+    how: Match,
     since: Instant,
     deadline: Instant,
 ) -> Result<Vec<Learned>, Problem> {
@@ -132,7 +58,7 @@ pub async fn await_lines(
             let last = loop {
                 let answer = ask(ctx, address, client).await;
                 if let Answer::Known(line) = &answer
-                    && (wanted.is_empty() || wanted.contains(line))
+                    && wanted.iter().any(|w| how.holds(line, w))
                 {
                     return Learned::after(server, since.elapsed());
                 }
@@ -316,13 +242,13 @@ pub async fn spread_and_check(
     let since = Instant::now();
     let deadline = since + ctx.env.settle;
     let mut lines = vec![update_at(ctx, origin, client).await?];
-    let wanted = |lines: &[Vec<u8>]| if exact { lines.to_vec() } else { Vec::new() };
+    let how = if exact { Match::Exact } else { Match::Update };
     let mut learned = match resend {
-        None => await_lines(ctx, &expected, client, &wanted(&lines), since, deadline).await?,
+        None => await_lines(ctx, &expected, client, &lines, how, since, deadline).await?,
         Some(period) => loop {
             let round_end = (Instant::now() + period).min(deadline);
             let got =
-                await_lines(ctx, &expected, client, &wanted(&lines), since, round_end).await?;
+                await_lines(ctx, &expected, client, &lines, how, since, round_end).await?;
             let pending = got.iter().any(|l| l.verdict != Verdict::Learned);
             if !pending || Instant::now() + POLL >= deadline {
                 if pending {
@@ -331,7 +257,7 @@ pub async fn spread_and_check(
                 // Everyone learned one of the updates: the latest must now win everywhere.
                 let last = lines.last().cloned().unwrap_or_default();
                 let settled =
-                    await_lines(ctx, &expected, client, &wanted(&[last]), since, deadline).await?;
+                    await_lines(ctx, &expected, client, &[last], how, since, deadline).await?;
                 break got
                     .into_iter()
                     .zip(settled)
@@ -353,97 +279,3 @@ pub async fn spread_and_check(
     judge(ctx, label(client, origin, down, note), learned, down, &want)
 }
 
-/// Process control, or why the test cannot run.
-pub fn procs(ctx: &Ctx) -> Result<&std::sync::Arc<herd_spawn::Spawner>, Problem> {
-    ctx.env
-        .procs
-        .as_ref()
-        .ok_or_else(|| Problem::Skip("needs to stop and start servers: run with --spawn".into()))
-}
-
-/// Goes from the servers in `from` stopped to those in `to` stopped, stopping and starting
-/// concurrently (SIGTERM, then SIGKILL after a grace period).
-pub async fn set_down(
-    ctx: &Ctx,
-    from: &BTreeSet<String>,
-    to: &BTreeSet<String>,
-) -> Result<(), Problem> {
-    let procs = procs(ctx)?;
-    let stops = to.difference(from).map(|name| async move {
-        procs
-            .stop(name)
-            .await
-            .map_err(|e| format!("cannot stop {name}: {e:#}"))
-    });
-    let starts = from.difference(to).map(|name| async move {
-        procs
-            .start(name)
-            .await
-            .map_err(|e| format!("cannot restart {name}: {e:#}"))
-    });
-    let (stopped, started) = futures::future::join(
-        futures::future::join_all(stops),
-        futures::future::join_all(starts),
-    )
-    .await;
-    let errors: Vec<String> = stopped
-        .into_iter()
-        .chain(started)
-        .filter_map(Result::err)
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Problem::Fail(Failure::new(errors.join("; "))))
-    }
-}
-
-/// Starts every server of the herd that is not running, and gives their links the settle
-/// deadline to come back (an update resent until every server has it), so the next test finds
-/// the herd whole. Errors are ignored: the test that stopped the servers reports its own.
-pub async fn restore(ctx: &Ctx) {
-    let Ok(procs) = procs(ctx) else { return };
-    let Ok(names) = names(ctx) else { return };
-    let down: BTreeSet<String> = names
-        .iter()
-        .filter(|n| !procs.is_running(n))
-        .cloned()
-        .collect();
-    if down.is_empty() {
-        return;
-    }
-    let _ = set_down(ctx, &down, &BTreeSet::new()).await;
-    warm_up(ctx).await;
-}
-
-/// Waits (at most the settle deadline) until the herd's links carry updates: an update at every
-/// server, resent until every server has them all. Links that connect lazily or reconnect with
-/// a backoff (after a start or restart) may drop what is sent before; the tests that follow
-/// judge updates sent once, so they start from a linked herd. Quiet: failures are left to them.
-pub async fn warm_up(ctx: &Ctx) {
-    let Ok(names) = names(ctx) else { return };
-    let since = Instant::now();
-    let deadline = since + ctx.env.settle;
-    let one = |origin: String| {
-        let names = &names;
-        async move {
-            let client = ctx.client_id(&format!("-warm-{origin}"));
-            let mut lines = Vec::new();
-            while Instant::now() < deadline {
-                let Ok(line) = update_at(ctx, &origin, &client).await else {
-                    return;
-                };
-                lines.push(line);
-                let round_end = (Instant::now() + Duration::from_millis(100)).min(deadline);
-                let Ok(got) = await_lines(ctx, names, &client, &lines, since, round_end).await
-                else {
-                    return;
-                };
-                if got.iter().all(|l| l.verdict == Verdict::Learned) {
-                    return;
-                }
-            }
-        }
-    };
-    futures::future::join_all(names.iter().cloned().map(one)).await;
-}

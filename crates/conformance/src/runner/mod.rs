@@ -1,0 +1,19 @@
+//! The runner: what a test is ([`case`]), what it gets ([`context`], with the herd primitives of
+//! [`herd`]), what comes of it ([`outcome`]), and running a selection ([`run`]) — including the
+//! herd's warm-up and restore ([`herd_control`]), which belong to the runner, not to any test.
+
+pub mod case;
+pub mod context;
+pub mod herd;
+pub mod herd_control;
+pub mod outcome;
+pub mod run;
+
+pub use case::{Attr, Budget, Level, Needs, Phase, TestCase, TestFuture};
+pub use context::{
+    Ctx, Env, Framing, NO_HERD, Shape, Target, WHATSAT_GRACE, no_reply_problem,
+};
+pub use herd::{Answer, addr, ask, first_line, iamat_at, names, procs, same_update, update_of};
+pub use herd_control::{POLL, restore, set_down, warm_up};
+pub use outcome::{Failure, Outcome, Problem, Summary, TestResult, Verdicts, fail};
+pub use run::{aliases, run};
