@@ -17,6 +17,7 @@ import asyncio
 import decimal
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -63,7 +64,47 @@ FAULTS = {
     "no-relink": "once a neighbour connection fails, that neighbour is never tried again",
     "exit-on-invalid": "sys.exit(1) on an invalid command: the whole server stops, as student code "
     "that calls exit() on bad input does",
+    "error-extra-newline": "the '? ' copy keeps the command's '\\n': a '\\n'-terminated invalid command gets "
+    "'? CMD\\n\\n' (an unterminated one is answered right)",
+    "reply-blank": "a blank or white-space-only line gets the reply '? \\n' (instead of no reply)",
+    "rebuilt-copy": "the '? ' copy is rebuilt from the fields: joined by one space, decimal integers without "
+    "leading zeros ('WHATSAT  kiwi 010 5x' -> '? WHATSAT kiwi 10 5x')",
+    "accept-nonfinite": "times and position parts that float() reads as inf/nan ('Infinity', 'inf', 'nan', "
+    "'+nan-inf', '+inf+0') are accepted, answered with an AT line and stored",
+    "whatsat-rerender": "WHATSAT re-renders the stored position from floats, losing the longitude's '+' "
+    "('-33.86+151.20' -> '-33.86151.2'); the IAMAT reply stays right",
+    "rejected-overwrites": "an IAMAT with a valid position but an invalid time is answered '? ' yet still "
+    "overwrites the position stored for that (known) client",
+    "int-position-refused": "IAMAT accepts '+34-118', but WHATSAT for such a client answers '? ' (its "
+    "pattern requires a fraction in both parts)",
+    "nan-time-blocks": "a 'nan' client time is accepted and stored (for a new client); every later update "
+    "of that client is then dropped (every comparison with NaN is false)",
+    "long-line-drop": "a line longer than 64 KiB (65536 bytes) closes the connection without a reply",
+    "new-api-spurious-results": "implies --places-api new; adds a spurious '\"results\": []' key, and bound 0 "
+    "asks for 20 places and is not cut (bound 0 gives up to 20 places)",
+    "no-final-newline": "replies carry no trailing newline (AT, '? ' and WHATSAT end without '\\n'), and the "
+    "server never closes a connection first, not even after the client's EOF",
+    "never-close": "replies are right, but the server never closes a connection, not even after the "
+    "client's EOF",
+    "read-once": "one reader.read(1024) per connection: answers the command(s) in it, then waits forever "
+    "without reading again or closing",
+    "one-way-links": "floods only to neighbours whose name sorts after its own (each link works one way, "
+    "from the smaller name to the greater), so updates entering at 'late' servers do not spread",
+    "peer-hello": "sends a non-AT greeting line 'HELLO NAME' to peers before each flood message (tests that "
+    "receivers ignore what they do not understand)",
 }
+
+# Options that pick a CORRECT alternative design (not faults); listed in --help too.
+OPTIONS = {
+    "--places-api new": "call Places API (New) (POST /v1/places:searchNearby) instead of legacy Nearby Search",
+    "--peer-format flood": "server-to-server messages are 'FLOOD SEQ AT NAME DIFF ID POS TIME SENDER'",
+}
+
+NEW_API_PATH = "/v1/places:searchNearby"
+NEW_API_FIELD_MASK = "places.displayName,places.formattedAddress,places.location,places.id,places.types"
+NEW_API_MAX_RESULTS = 20
+LONG_LINE_BYTES = 65536  # the long-line-drop fault's limit (asyncio's default readline limit)
+READ_ONCE_BYTES = 1024  # the read-once fault's single read
 
 # ---------------------------------------------------------------------------
 # Operand grammar (bytes regexes: ASCII digits only).
@@ -74,6 +115,14 @@ RE_RADIUS = re.compile(rb"[0-9]+(?:\.[0-9]+)?")
 RE_BOUND = re.compile(rb"[0-9]+")
 # Lenient for peer messages: relay a peer's AT line as it wrote it (also a faulty peer's).
 RE_DIFF = re.compile(rb"[+-]{0,2}[0-9]+(?:\.[0-9]+)?")
+# What Python float() reads as inf/nan (the accept-nonfinite and nan-time-blocks faults).
+RE_NONFINITE = re.compile(rb"(?i)[+-]?(?:infinity|inf|nan)")
+RE_NAN = re.compile(rb"(?i)[+-]?nan")
+RE_POSITION_FLOAT = re.compile(
+    rb"(?i)([+-])([0-9]+(?:\.[0-9]+)?|infinity|inf|nan)([+-])([0-9]+(?:\.[0-9]+)?|infinity|inf|nan)"
+)
+# The int-position-refused fault's WHATSAT pattern: a fraction in both parts.
+RE_POSITION_FRACTION = re.compile(rb"[+-][0-9]+\.[0-9]+[+-][0-9]+\.[0-9]+")
 
 
 def exact_decimal(text: bytes) -> decimal.Decimal:
@@ -103,6 +152,26 @@ def parse_time_ns(t: bytes):
         return None
     frac = (m.group(2) or b"").ljust(9, b"0")
     return int(m.group(1)) * 1_000_000_000 + int(frac)
+
+
+def split_lines(data: bytes) -> list[tuple[bytes, bool]]:
+    """The lines of a chunk as (line without '\\n', whether it had one); a final empty piece is no line."""
+    pieces = data.split(b"\n")
+    lines = [(p, True) for p in pieces[:-1]]
+    if pieces[-1]:
+        lines.append((pieces[-1], False))
+    return lines
+
+
+def is_flood_message(fields: list[bytes]) -> bool:
+    """'FLOOD SEQ AT NAME DIFF ID POS TIME SENDER' (the --peer-format flood message)."""
+    return len(fields) == 9 and fields[0] == b"FLOOD" and RE_BOUND.fullmatch(fields[1]) is not None and fields[2] == b"AT"
+
+
+def json_number(text: str) -> int | float:
+    """A decimal text as the JSON number it names (an int when it has no fraction)."""
+    d = decimal.Decimal(text)
+    return int(d) if d == d.to_integral_value() else float(d)
 
 
 def format_diff_ns(diff_ns: int) -> str:
@@ -201,10 +270,13 @@ class Server:
     api_key: str
     faults: set[str]
     log: logging.Logger
+    places_api: str = "legacy"  # or "new": Places API (New)
+    peer_format: str = "at"  # or "flood": 'FLOOD SEQ AT ...' peer messages
     clients: dict[str, Record] = field(default_factory=dict)
     session: aiohttp.ClientSession | None = None
     tasks: set = field(default_factory=set)
     loop_counts: dict = field(default_factory=dict)
+    flood_seq: int = 0
 
     def has(self, fault: str) -> bool:
         return fault in self.faults
@@ -215,11 +287,17 @@ class Server:
         peer = writer.get_extra_info("peername")
         self.log.info("connection from %s", peer)
         try:
+            if self.has("read-once"):
+                data = await reader.read(READ_ONCE_BYTES)
+                for line, terminated in split_lines(data):
+                    if not await self.process(line, writer, terminated):
+                        return
+                await self.hold_open(peer, "read-once")
+                return
             if self.has("eof-only"):
                 data = await reader.read()
-                lines = data.split(b"\n")
-                for line in lines:
-                    if not await self.process(line, writer):
+                for line, terminated in split_lines(data):
+                    if not await self.process(line, writer, terminated):
                         return
             else:
                 buf = b""
@@ -230,14 +308,14 @@ class Server:
                         if skipping:
                             skipping = False
                             continue
-                        if not await self.process(line, writer):
+                        if not await self.process(line, writer, terminated=True):
                             return
                     if skipping:
                         buf = b""
                     elif len(buf) > MAX_LINE_BYTES:
                         # Over-long line: answer it as invalid now, drop the rest of it.
                         line, buf = buf, b""
-                        if not await self.process(line, writer):
+                        if not await self.process(line, writer, terminated=False):
                             return
                         skipping = True
                     chunk = await reader.read(65536)
@@ -245,8 +323,11 @@ class Server:
                         break
                     buf += chunk
                 if buf and not skipping:
-                    await self.process(buf, writer)
+                    await self.process(buf, writer, terminated=False)
             self.log.info("client %s closed its side; closing", peer)
+            for fault in ("never-close", "no-final-newline"):
+                if self.has(fault):
+                    await self.hold_open(peer, fault)
         except Exception as e:  # never let a handler failure take the server down
             self.log.exception("handler for %s failed: %r; dropping connection", peer, e)
         finally:
@@ -256,16 +337,36 @@ class Server:
             except Exception:
                 pass
 
+    async def hold_open(self, peer, fault: str):
+        """Never close this connection (the socket stays open until the process ends)."""
+        self.log.info("(fault %s) keeping the connection from %s open, not reading", fault, peer)
+        await asyncio.Event().wait()
+
     async def reply(self, writer, text: str | bytes):
         data = text.encode("utf-8") if isinstance(text, str) else text
+        if self.has("no-final-newline"):
+            data = data.rstrip(b"\n")
         self.log.info("OUT %r", data)
-        writer.write(data)
-        await writer.drain()
+        try:
+            writer.write(data)
+            await writer.drain()
+        except ConnectionError as e:
+            # The other side is gone (a peer that closes right after sending does that): the
+            # lines it sent before are still handled.
+            self.log.info("cannot write to %s: %s", writer.get_extra_info("peername"), e)
 
-    async def process(self, raw: bytes, writer) -> bool:
-        """Handle one line (without its '\\n'). Returns False to close the connection."""
+    async def process(self, raw: bytes, writer, terminated: bool) -> bool:
+        """Handle one line (without its '\\n'; `terminated` tells whether it had one).
+
+        Returns False to close the connection."""
+        if self.has("long-line-drop") and len(raw) > LONG_LINE_BYTES:
+            self.log.info("(fault long-line-drop) %d-byte line: closing without a reply", len(raw))
+            return False
         stripped = raw.strip()
         if not stripped:
+            if self.has("reply-blank") and (raw or terminated):
+                self.log.info("IN  %r", raw)
+                await self.reply(writer, b"? \n")
             return True
         self.log.info("IN  %r", raw)
         fields = stripped.split()
@@ -283,12 +384,16 @@ class Server:
             out = await self.whatsat(fields, raw)
         elif cmd == b"AT" and len(fields) == 7:
             out = self.flood_in(fields, raw)
-        elif cmd in (b"IAMAT", b"WHATSAT", b"AT"):
+        elif self.peer_format == "flood" and is_flood_message(fields):
+            out = self.flood_in(fields[2:], raw)
+        elif cmd in (b"IAMAT", b"WHATSAT", b"AT") or (self.peer_format == "flood" and cmd == b"FLOOD"):
             out = self.invalid(raw)
         else:
             out = None if self.has("silent-invalid") else self.invalid(raw)
             if out is None:
                 self.log.info("(fault silent-invalid) no reply for unknown command")
+        if out and terminated and self.has("error-extra-newline") and isinstance(out, bytes) and out.startswith(b"? "):
+            out += b"\n"  # the copy kept the command's own '\n'
         if out:
             await self.reply(writer, out)
         if self.has("one-per-conn"):
@@ -300,12 +405,55 @@ class Server:
             self.log.info("(fault exit-on-invalid) exiting on %r", raw)
             # SystemExit raised in a task stops the event loop and so the process.
             sys.exit(1)
-        body = raw if self.has("untrimmed-copy") else raw.strip()
+        if self.has("untrimmed-copy"):
+            body = raw
+        elif self.has("rebuilt-copy"):
+            body = b" ".join(str(int(f)).encode() if RE_BOUND.fullmatch(f) else f for f in raw.split())
+        else:
+            body = raw.strip()
         return b"? " + body + b"\n"
+
+    # -- operands (the parsing faults live here) ------------------------------
+
+    def time_value(self, t: bytes):
+        """Client time as integer nanoseconds, or None if invalid.
+
+        Under accept-nonfinite / nan-time-blocks a time float() reads as inf/nan is accepted
+        as that float (comparisons then follow IEEE rules, which is what nan-time-blocks shows)."""
+        ns = parse_time_ns(t)
+        if ns is None and (
+            (self.has("accept-nonfinite") and RE_NONFINITE.fullmatch(t))
+            or (self.has("nan-time-blocks") and RE_NAN.fullmatch(t))
+        ):
+            return float(t)
+        return ns
+
+    def position_parts(self, pos: bytes):
+        """(lat_text, lng_text) as parse_position gives them, or None if invalid."""
+        parts = parse_position(pos)
+        if parts is None and self.has("accept-nonfinite"):
+            m = RE_POSITION_FLOAT.fullmatch(pos)
+            if m:
+                lat, lng = float(m.group(1) + m.group(2)), float(m.group(3) + m.group(4))
+                # the range check of finite parts stays; inf and nan pass (no isfinite check)
+                if (math.isfinite(lat) and abs(lat) > 90) or (math.isfinite(lng) and abs(lng) > 180):
+                    return None
+                lat_text = (b"-" if m.group(1) == b"-" else b"") + m.group(2)
+                lng_text = (b"-" if m.group(3) == b"-" else b"") + m.group(4)
+                return lat_text.decode("ascii"), lng_text.decode("ascii")
+        return parts
+
+    def diff_ok(self, diff: bytes) -> bool:
+        if RE_DIFF.fullmatch(diff):
+            return True
+        # a peer with the same parsing fault sends '+nan' / '-inf' differences
+        return (self.has("accept-nonfinite") or self.has("nan-time-blocks")) and bool(RE_NONFINITE.fullmatch(diff))
 
     # -- IAMAT ----------------------------------------------------------------
 
-    def diff_text(self, now_ns: int, client_ns: int, client_time: bytes) -> str:
+    def diff_text(self, now_ns: int, client_ns, client_time: bytes) -> str:
+        if isinstance(client_ns, float):  # inf/nan time (accept-nonfinite, nan-time-blocks)
+            return f"{time.time() - client_ns:+.9f}"
         if self.has("float-diff"):
             d = time.time() - float(client_time)
             return f"{d:+.9f}"
@@ -324,16 +472,19 @@ class Server:
     def pos_text(self, pos: bytes) -> str:
         if self.has("float-position"):
             m = RE_POSITION.fullmatch(pos)
-            lat = float(m.group(1) + m.group(2))
-            lng = float(m.group(3) + m.group(4))
-            return f"{lat:+}{lng:+}"
+            if m:
+                lat = float(m.group(1) + m.group(2))
+                lng = float(m.group(3) + m.group(4))
+                return f"{lat:+}{lng:+}"
         return pos.decode("utf-8")
 
     def iamat(self, fields: list[bytes], raw: bytes):
         now_ns = time.time_ns()
         _, cid, pos, ctime = fields
-        client_ns = parse_time_ns(ctime)
-        if parse_position(pos) is None or client_ns is None:
+        client_ns = self.time_value(ctime)
+        if self.position_parts(pos) is None or client_ns is None:
+            if client_ns is None and self.has("rejected-overwrites"):
+                self.overwrite_position(cid.decode(), pos)
             return self.invalid(raw)
         at = " ".join(
             ["AT", self.name, self.diff_text(now_ns, client_ns, ctime), cid.decode(), self.pos_text(pos), ctime.decode()]
@@ -342,6 +493,16 @@ class Server:
         if self.store(rec):
             self.flood(rec, exclude=None)
         return at + "\n"
+
+    def overwrite_position(self, cid: str, pos: bytes):
+        """rejected-overwrites: the position was stored before the time was checked."""
+        rec = self.clients.get(cid)
+        if rec is None or self.position_parts(pos) is None:
+            return
+        parts = rec.line.split(" ")
+        parts[4] = pos.decode()
+        rec.line, rec.pos = " ".join(parts), pos
+        self.log.info("(fault rejected-overwrites) stored position of rejected IAMAT: %s", rec.line)
 
     def newer(self, rec: Record) -> bool:
         old = self.clients.get(rec.client_id)
@@ -369,8 +530,8 @@ class Server:
     def flood_in(self, fields: list[bytes], raw: bytes):
         """A server-to-server 'AT NAME DIFF ID POS TIME SENDER' message. No reply."""
         _, origin, diff, cid, pos, ctime, sender = fields
-        client_ns = parse_time_ns(ctime)
-        if not RE_DIFF.fullmatch(diff) or parse_position(pos) is None or client_ns is None:
+        client_ns = self.time_value(ctime)
+        if not self.diff_ok(diff) or self.position_parts(pos) is None or client_ns is None:
             return self.invalid(raw)
         sender_s = sender.decode()
         self.log.info("update from peer %s", sender_s)
@@ -393,12 +554,21 @@ class Server:
             self.flood(rec, exclude=sender_s)
         return None
 
+    def peer_message(self, rec: Record) -> bytes:
+        msg = f"{rec.line} {self.name}\n"
+        if self.peer_format == "flood":
+            self.flood_seq += 1
+            msg = f"FLOOD {self.flood_seq} {msg}"
+        return msg.encode()
+
     def flood(self, rec: Record, exclude: str | None):
         if self.has("no-flood"):
             return
-        msg = f"{rec.line} {self.name}\n".encode()
+        msg = self.peer_message(rec)
         for peer in self.peers.values():
             if peer.name == exclude:
+                continue
+            if self.has("one-way-links") and not peer.name > self.name:
                 continue
             if peer.dead:
                 self.log.info("(fault no-relink) not contacting %s", peer.name)
@@ -420,6 +590,8 @@ class Server:
             return
         self.log.info("new connection to %s (%s:%d)", peer.name, peer.host, peer.port)
         peer.up = True
+        if self.has("peer-hello"):
+            msg = f"HELLO {self.name}\n".encode() + msg  # one write: the greeting, then the update
         try:
             self.log.info("OUT to %s %r", peer.name, msg)
             writer.write(msg)
@@ -449,6 +621,9 @@ class Server:
         rec = self.clients.get(cid.decode())
         if rec is None:
             return self.invalid(raw)
+        if self.has("int-position-refused") and not RE_POSITION_FRACTION.fullmatch(rec.pos):
+            self.log.info("(fault int-position-refused) stored position %r has no fraction", rec.pos)
+            return self.invalid(raw)
         at = rec.line
         if self.has("recompute-diff"):
             at = " ".join(
@@ -461,10 +636,22 @@ class Server:
                     rec.time_text.decode(),
                 ]
             )
-        lat, lng = parse_position(rec.pos)
-        body = await self.places(lat, lng, metres_text(radius), int(b))
+        lat, lng = self.position_parts(rec.pos)
+        if self.has("whatsat-rerender"):
+            parts = at.split(" ")
+            parts[4] = f"{float(lat)}{float(lng)}"  # str(float): no '+', trailing zeros lost
+            at = " ".join(parts)
+        if self.places_api == "new":
+            body = await self.places_new(lat, lng, metres_text(radius), int(b))
+        else:
+            body = await self.places(lat, lng, metres_text(radius), int(b))
         end = "\n" if self.has("single-newline") else "\n\n"
         return at + "\n" + body + end
+
+    def http(self) -> aiohttp.ClientSession:
+        if self.session is None:
+            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PLACES_TIMEOUT_S))
+        return self.session
 
     async def places(self, lat: str, lng: str, metres: str, bound: int) -> str:
         url = (
@@ -473,9 +660,7 @@ class Server:
         )
         self.log.info("Places GET %s", url.replace(urllib.parse.quote(self.api_key, safe=""), "<key>") if self.api_key else url)
         try:
-            if self.session is None:
-                self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PLACES_TIMEOUT_S))
-            async with self.session.get(yarl.URL(url, encoded=True)) as resp:
+            async with self.http().get(yarl.URL(url, encoded=True)) as resp:
                 text = await resp.text(errors="replace")
                 if resp.status // 100 != 2:
                     raise PlacesError(f"Places HTTP status {resp.status}")
@@ -506,6 +691,53 @@ class Server:
         if self.has("indent4"):
             return squeeze(json.dumps(obj, indent=4))
         return squeeze(google_layout(obj))
+
+    async def places_new(self, lat: str, lng: str, metres: str, bound: int) -> str:
+        """Places API (New) searchNearby; the answer with `places` cut to the bound, as json.dumps(indent=3)."""
+        spurious = self.has("new-api-spurious-results")
+        # The API refuses maxResultCount 0; the fault's `bound or 20` asks for 20 on bound 0.
+        count = (min(bound, NEW_API_MAX_RESULTS) or NEW_API_MAX_RESULTS) if spurious else min(max(bound, 1), NEW_API_MAX_RESULTS)
+        request = {
+            "maxResultCount": count,
+            "locationRestriction": {
+                "circle": {"center": {"latitude": float(lat), "longitude": float(lng)}, "radius": json_number(metres)}
+            },
+        }
+        headers = {
+            "Content-Type": "application/json",
+            "X-Goog-Api-Key": self.api_key,
+            "X-Goog-FieldMask": NEW_API_FIELD_MASK,
+        }
+        data = json.dumps(request)
+        self.log.info("Places POST %s%s %s", self.places_url, NEW_API_PATH, data)
+        try:
+            async with self.http().post(self.places_url + NEW_API_PATH, data=data.encode(), headers=headers) as resp:
+                status, text = resp.status, await resp.text(errors="replace")
+        except asyncio.TimeoutError:
+            return self.new_api_error(504, f"Places request timed out after {PLACES_TIMEOUT_S:g} s", "DEADLINE_EXCEEDED")
+        except (aiohttp.ClientError, OSError, ValueError) as e:
+            return self.new_api_error(503, f"Places request failed: {type(e).__name__}: {e}", "UNAVAILABLE")
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict):
+            return self.new_api_error(status if status // 100 != 2 else 502, f"Places HTTP status {status}, answer is not a JSON object", "INTERNAL")
+        if status // 100 == 2:
+            if isinstance(obj.get("places"), list) and not (spurious and bound == 0):
+                obj["places"] = obj["places"][:bound]
+            if spurious:
+                obj["results"] = []
+        else:
+            self.log.info("Places failure: HTTP status %d", status)  # Google's error object, passed on
+        return self.render_new(obj)
+
+    def new_api_error(self, code: int, message: str, status: str) -> str:
+        self.log.info("Places failure: %s", message)
+        return self.render_new({"error": {"code": code, "message": message, "status": status}})
+
+    def render_new(self, obj) -> str:
+        return squeeze(json.dumps(obj, indent=4 if self.has("indent4") else 3, ensure_ascii=False))
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -569,11 +801,12 @@ def fault_name(value: str) -> str:
 
 
 def parse_args(argv=None):
-    fault_help = "\n".join(f"  {k:<20} {v}" for k, v in FAULTS.items())
+    fault_help = "\n".join(f"  {k:<25} {v}" for k, v in FAULTS.items())
+    option_help = "\n".join(f"  {k:<25} {v}" for k, v in OPTIONS.items())
     p = argparse.ArgumentParser(
         description="Proxy-herd server (Python asyncio target). Correct per protocol.md unless "
         "deliberate faults are switched on with --fault.",
-        epilog="faults:\n" + fault_help,
+        epilog="correct alternative designs:\n" + option_help + "\n\nfaults:\n" + fault_help,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", metavar="NAME", help="this server's name in the herd file")
@@ -584,6 +817,18 @@ def parse_args(argv=None):
         default=os.environ.get("HERD_PLACES_URL", GOOGLE_PLACES_URL),
         metavar="URL",
         help="Places API base URL (default: $HERD_PLACES_URL or %s); key from $GOOGLE_PLACES_API_KEY" % GOOGLE_PLACES_URL,
+    )
+    p.add_argument(
+        "--places-api",
+        choices=["legacy", "new"],
+        default="legacy",
+        help="legacy Nearby Search (default) or Places API (New) searchNearby; both are correct",
+    )
+    p.add_argument(
+        "--peer-format",
+        choices=["at", "flood"],
+        default="at",
+        help="server-to-server messages: 'AT ... SENDER' (default) or 'FLOOD SEQ AT ... SENDER'; both are correct",
     )
     p.add_argument("--log-dir", default="logs", metavar="DIR", help="log to DIR/NAME.log (default: ./logs)")
     p.add_argument(
@@ -638,7 +883,13 @@ def main(argv=None):
     log = make_logger(args.log_dir, args.name)
     log.info("starting; faults: %s", ", ".join(sorted(faults)) or "none")
     peers = {n: Peer(n, *addrs[n]) for n in sorted(links[args.name])}
-    server = Server(args.name, host, port, peers, places_url, api_key, faults, log)
+    if "new-api-spurious-results" in faults:
+        args.places_api = "new"  # a fault of the New-API code path only
+    log.info("Places API: %s; peer message format: %s", args.places_api, args.peer_format)
+    server = Server(
+        args.name, host, port, peers, places_url, api_key, faults, log,
+        places_api=args.places_api, peer_format=args.peer_format,
+    )
     try:
         asyncio.run(server.run())
     except KeyboardInterrupt:

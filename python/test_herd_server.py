@@ -104,8 +104,54 @@ class PlacesStub(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_POST(self):  # noqa: N802  (Places API (New) searchNearby)
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        PlacesStub.posts.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        if self.path != "/v1/places:searchNearby":
+            return self.send_json(404, {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}})
+        if not self.headers.get("X-Goog-Api-Key"):
+            return self.send_json(403, {"error": {"code": 403, "message": "no key", "status": "PERMISSION_DENIED"}})
+        if not self.headers.get("X-Goog-FieldMask"):
+            return self.send_json(400, {"error": {"code": 400, "message": "no mask", "status": "INVALID_ARGUMENT"}})
+        request = json.loads(body)
+        count = request.get("maxResultCount", 20)
+        if not 1 <= count <= 20:  # as Google: 0 is refused
+            return self.send_json(400, {"error": {"code": 400, "message": "maxResultCount", "status": "INVALID_ARGUMENT"}})
+        radius = request["locationRestriction"]["circle"]["radius"]
+        if radius == 666:  # a failing Places call
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b"boom")
+            return
+        if radius == 4242:  # nothing there: Google answers {}
+            return self.send_json(200, {})
+        self.send_json(200, {"places": NEW_PLACES[:count]})
+
+    def send_json(self, status, obj):
+        data = json.dumps(obj, indent=2).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def log_message(self, *a):
         pass
+
+
+PlacesStub.posts = []
+
+NEW_PLACES = [
+    {
+        "id": "p1",
+        "types": ["locality", "political"],
+        "formattedAddress": "Beverly Hills, CA, USA",
+        "location": {"latitude": 34.0736204, "longitude": -118.4003563},
+        "displayName": {"text": "Beverly Hills", "languageCode": "en"},
+    },
+    {"id": "p2", "displayName": {"text": "Second \u00e9", "languageCode": "fr"}},
+    {"id": "p3", "displayName": {"text": "Third", "languageCode": "en"}},
+]
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +173,8 @@ def free_port() -> int:
 
 
 class Herd:
-    def __init__(self, tmp: Path, places_url: str, links: dict[str, list[str]], faults=()):
+    def __init__(self, tmp: Path, places_url: str, links: dict[str, list[str]], faults=(), args=(), server_args=None):
+        """`args`: extra command-line arguments for every server; `server_args`: {name: [more]}."""
         self.ports = {n: free_port() for n in links}
         toml = tmp / "herd.toml"
         toml.write_text(
@@ -144,6 +191,7 @@ class Herd:
                    "--log-dir", str(self.logdir)]
             for f in faults:
                 cmd += ["--fault", f]
+            cmd += list(args) + list((server_args or {}).get(n, []))
             self.cmds[n] = cmd
             self.procs[n] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for n in links:
@@ -357,10 +405,10 @@ def test_logs_written(herd):
 def fault_herds(tmp_path_factory, places_url):
     started = {}
 
-    def get(fault, links=None):
-        key = (fault, json.dumps(links))
+    def get(fault, links=None, args=()):
+        key = (fault, json.dumps(links), tuple(args))
         if key not in started:
-            started[key] = Herd(tmp_path_factory.mktemp(fault), places_url, links or {"S": []}, [fault])
+            started[key] = Herd(tmp_path_factory.mktemp(fault), places_url, links or {"S": []}, [fault], args)
         return started[key]
 
     yield get
@@ -483,3 +531,284 @@ def test_fault_recompute_diff(fault_herds):
     at = send_eof(h.ports["A"], f"IAMAT rd +1+1 {now_text()}".encode())
     out = wait_known(h.ports["B"], "rd")
     assert out.startswith(b"AT B ") and not out.startswith(at)
+
+
+# --------------------------------------------------------------------------- issue-10 faults
+# (the "Missed" list; the same names exist in the reference server)
+
+
+def read_reply(s: socket.socket, first=5.0, quiet=0.3) -> tuple[bytes, bool]:
+    """Line client without a terminator to wait for: read until the server closes (True) or,
+    once something came, until `quiet` seconds pass with nothing more (False)."""
+    out = b""
+    s.settimeout(first)
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            return out, False
+        except ConnectionResetError:
+            return out, True
+        if not chunk:
+            return out, True
+        out += chunk
+        s.settimeout(quiet)
+
+
+def stays_open(s: socket.socket, quiet=0.5) -> bool:
+    """True if the server neither sends anything nor closes within `quiet` seconds."""
+    s.settimeout(quiet)
+    try:
+        s.recv(1)  # data or a close: not "open and silent"
+        return False
+    except socket.timeout:
+        return True
+
+
+def test_fault_error_extra_newline(fault_herds, herd):
+    p = fault_herds("error-extra-newline").ports["S"]
+    assert send_eof(p, b"BOGUS 1\n") == b"? BOGUS 1\n\n"
+    assert send_eof(p, b"IAMAT a +1+1 x\r\n") == b"? IAMAT a +1+1 x\n\n"
+    assert send_eof(p, b"BOGUS 1") == b"? BOGUS 1\n"  # an eof command without '\n' is answered right
+    assert send_eof(herd.ports["A"], b"BOGUS 1\n") == b"? BOGUS 1\n"
+
+
+def test_fault_reply_blank(fault_herds, herd):
+    data = b"\n \t\r\nX\n"
+    assert send_eof(fault_herds("reply-blank").ports["S"], data) == b"? \n? \n? X\n"
+    assert send_eof(herd.ports["A"], data) == b"? X\n"
+
+
+def test_fault_rebuilt_copy(fault_herds, herd):
+    line = b"WHATSAT  kiwi 010 5x"
+    assert send_eof(fault_herds("rebuilt-copy").ports["S"], b"\t" + line + b" \n") == b"? WHATSAT kiwi 10 5x\n"
+    assert send_eof(herd.ports["A"], b"\t" + line + b" \n") == b"? " + line + b"\n"
+
+
+def test_fault_accept_nonfinite(fault_herds, herd):
+    p = fault_herds("accept-nonfinite").ports["S"]
+    t = now_text().encode()
+    cases = [
+        (b"IAMAT nf1 +1+1 Infinity", rb"AT S -inf nf1 \+1\+1 Infinity\n"),
+        (b"IAMAT nf2 +1+1 nan", rb"AT S \+nan nf2 \+1\+1 nan\n"),
+        (b"IAMAT nf3 +nan-inf " + t, rb"AT S " + DIFF + rb" nf3 \+nan-inf " + re.escape(t) + rb"\n"),
+        (b"IAMAT nf4 +inf+0 " + t, rb"AT S " + DIFF + rb" nf4 \+inf\+0 " + re.escape(t) + rb"\n"),
+    ]
+    for cmd, want in cases:
+        out = send_eof(p, cmd)
+        assert re.fullmatch(want, out), (cmd, out)
+        assert send_eof(herd.ports["A"], cmd) == b"? " + cmd + b"\n"
+    assert re.match(rb"AT S " + DIFF + rb" nf3 \+nan-inf ", send_eof(p, b"WHATSAT nf3 10 0"))  # stored
+    # finite operands keep their checks
+    assert send_eof(p, b"IAMAT nf5 +91+0 1") == b"? IAMAT nf5 +91+0 1\n"
+    assert send_eof(p, b"IAMAT nf5 +1+1 1e9") == b"? IAMAT nf5 +1+1 1e9\n"
+
+
+def test_fault_whatsat_rerender(fault_herds, herd):
+    for h, name, fault in ((fault_herds("whatsat-rerender"), "S", True), (herd, "A", False)):
+        p = h.ports[name]
+        t = now_text()
+        at1 = send_eof(p, f"IAMAT wr1 -33.86+151.20 {t}".encode())
+        at2 = send_eof(p, f"IAMAT wr2 +34.068930-118.445127 {t}".encode())
+        assert b" wr1 -33.86+151.20 " in at1 and b" wr2 +34.068930-118.445127 " in at2  # IAMAT stays right
+        out1 = send_eof(p, b"WHATSAT wr1 10 0")
+        out2 = send_eof(p, b"WHATSAT wr2 10 0")
+        if fault:
+            assert out1.startswith(at1.replace(b" -33.86+151.20 ", b" -33.86151.2 ")), out1
+            assert out2.startswith(at2.replace(b" +34.068930-118.445127 ", b" 34.06893-118.445127 ")), out2
+        else:
+            assert out1.startswith(at1) and out2.startswith(at2)
+
+
+def test_fault_rejected_overwrites(fault_herds, herd):
+    for h, name, fault in ((fault_herds("rejected-overwrites"), "S", True), (herd, "A", False)):
+        p = h.ports[name]
+        at = send_eof(p, f"IAMAT ro1 +1+1 {now_text()}".encode())
+        assert send_eof(p, b"IAMAT ro1 +5+5 later") == b"? IAMAT ro1 +5+5 later\n"
+        out = send_eof(p, b"WHATSAT ro1 10 0")
+        assert out.startswith(at.replace(b" +1+1 ", b" +5+5 ") if fault else at), out
+
+
+def test_fault_int_position_refused(fault_herds, herd):
+    p = fault_herds("int-position-refused").ports["S"]
+    t = now_text()
+    at = send_eof(p, f"IAMAT ip1 +34-118 {t}".encode())
+    assert re.fullmatch(rb"AT S " + DIFF + rb" ip1 \+34-118 " + t.encode() + rb"\n", at), at
+    assert send_eof(p, b"WHATSAT ip1 10 0") == b"? WHATSAT ip1 10 0\n"
+    at2 = send_eof(p, f"IAMAT ip2 +34.5-118.25 {t}".encode())
+    assert send_eof(p, b"WHATSAT ip2 10 0").startswith(at2)
+    at = send_eof(herd.ports["A"], f"IAMAT ip1 +34-118 {t}".encode())
+    assert send_eof(herd.ports["A"], b"WHATSAT ip1 10 0").startswith(at)
+
+
+def test_fault_nan_time_blocks(fault_herds, herd):
+    p = fault_herds("nan-time-blocks").ports["S"]
+    assert send_eof(p, b"IAMAT nb1 +1+1 nan") == b"AT S +nan nb1 +1+1 nan\n"
+    assert send_eof(p, f"IAMAT nb1 +2+2 {now_text()}".encode()).startswith(b"AT S ")  # answered, not stored
+    assert send_eof(p, b"WHATSAT nb1 10 0").startswith(b"AT S +nan nb1 +1+1 nan\n")
+    assert send_eof(p, b"IAMAT nb2 +1+1 inf") == b"? IAMAT nb2 +1+1 inf\n"  # only nan
+    a = herd.ports["A"]
+    assert send_eof(a, b"IAMAT nb1 +1+1 nan") == b"? IAMAT nb1 +1+1 nan\n"
+    at = send_eof(a, f"IAMAT nb1 +2+2 {now_text()}".encode())
+    assert send_eof(a, b"WHATSAT nb1 10 0").startswith(at)
+
+
+def test_fault_long_line_drop(fault_herds, herd):
+    long = b"X" * 70000
+    p = fault_herds("long-line-drop").ports["S"]
+    with socket.create_connection(("127.0.0.1", p), timeout=5) as s:
+        s.sendall(long + b"\nHELLO\n")
+        assert read_reply(s) == (b"", True)  # closed without any reply
+    edge = b"Y" * 65536  # exactly 64 KiB is still served
+    assert send_eof(p, edge + b"\nHELLO\n") == b"? " + edge + b"\n? HELLO\n"
+    with socket.create_connection(("127.0.0.1", herd.ports["A"]), timeout=5) as s:
+        s.sendall(long + b"\nHELLO\n")
+        assert recv_until(s, lambda b: b.count(b"\n") >= 2) == b"? " + long + b"\n? HELLO\n"
+
+
+# --------------------------------------------------------------------------- issue-10 submission styles
+
+
+def test_fault_never_close(fault_herds, herd):
+    for port, fault in ((fault_herds("never-close").ports["S"], True), (herd.ports["A"], False)):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"BOGUS\n")
+            assert recv_until(s, lambda b: b.endswith(b"\n")) == b"? BOGUS\n"
+            s.shutdown(socket.SHUT_WR)
+            assert stays_open(s) == fault  # the correct server closes after our EOF
+
+
+def test_fault_no_final_newline(fault_herds):
+    p = fault_herds("no-final-newline").ports["S"]
+    t = now_text()
+    with socket.create_connection(("127.0.0.1", p), timeout=5) as s:
+        s.sendall(f"IAMAT nn1 +1+1 {t}\n".encode())
+        at, closed = read_reply(s)
+        assert re.fullmatch(rb"AT S " + DIFF + rb" nn1 \+1\+1 " + t.encode(), at) and not closed, at
+        s.sendall(b"BOGUS\n")
+        assert read_reply(s) == (b"? BOGUS", False)
+        s.sendall(b"WHATSAT nn1 10 2\n")
+        assert read_reply(s) == (at + b"\n" + EXPECTED_JSON_2.encode(), False)
+        s.shutdown(socket.SHUT_WR)
+        assert stays_open(s)
+    # (the correct replies and close are test_line_framing_and_pipelining and test_whatsat_places_and_flooding)
+
+
+def test_fault_read_once(fault_herds, herd):
+    p = fault_herds("read-once").ports["S"]
+    with socket.create_connection(("127.0.0.1", p), timeout=5) as s:
+        s.sendall(b"ONE\nTWO")  # one read: both commands are in it
+        assert read_reply(s) == (b"? ONE\n? TWO\n", False)
+        s.sendall(b"THREE\n")
+        assert stays_open(s)  # never read
+        s.shutdown(socket.SHUT_WR)
+        assert stays_open(s)
+    with socket.create_connection(("127.0.0.1", herd.ports["A"]), timeout=5) as s:
+        s.sendall(b"ONE\n")
+        assert recv_until(s, lambda b: b.endswith(b"\n")) == b"? ONE\n"
+        s.sendall(b"THREE\n")
+        assert recv_until(s, lambda b: b.endswith(b"\n")) == b"? THREE\n"
+
+
+def test_fault_one_way_links(fault_herds, herd):
+    h = fault_herds("one-way-links", {"A": ["B"], "B": ["C"], "C": []})
+    at = send_eof(h.ports["A"], f"IAMAT ow1 +1+1 {now_text()}".encode())
+    assert wait_known(h.ports["C"], "ow1").startswith(at)  # A -> B -> C: each hop to a greater name
+    send_eof(h.ports["C"], f"IAMAT ow2 +1+1 {now_text()}".encode())
+    assert wait_known(h.ports["B"], "ow2", 1.0) == b"? WHATSAT ow2 1 0\n"  # C -> B is the wrong way
+    assert send_eof(h.ports["A"], b"WHATSAT ow2 1 0") == b"? WHATSAT ow2 1 0\n"
+    at = send_eof(herd.ports["C"], f"IAMAT ow2 +1+1 {now_text()}".encode())
+    assert wait_known(herd.ports["A"], "ow2").startswith(at)  # the correct herd: C -> B -> A
+
+
+def test_fault_peer_hello(tmp_path, places_url, herd):
+    # A greets its peers; B is correct: it must answer or ignore the greeting and take the update.
+    h = Herd(tmp_path, places_url, {"A": ["B"], "B": []}, server_args={"A": ["--fault", "peer-hello"]})
+    try:
+        at = send_eof(h.ports["A"], f"IAMAT ph1 +1+1 {now_text()}".encode())
+        assert wait_known(h.ports["B"], "ph1").startswith(at)
+        assert "IN  b'HELLO A'" in (h.logdir / "B.log").read_text()
+    finally:
+        h.stop()
+    assert "IN  b'HELLO A'" not in (herd.logdir / "B.log").read_text()  # no greeting without the fault
+    # the correct target as a receiver: junk from a peer that closes at once changes nothing else
+    t = now_text()
+    with socket.create_connection(("127.0.0.1", herd.ports["B"]), timeout=5) as s:
+        s.sendall(f"HELLO X\nAT X +0.100000000 ph2 +1+1 {t} X\n".encode())
+    assert wait_known(herd.ports["B"], "ph2").startswith(f"AT X +0.100000000 ph2 +1+1 {t}\n".encode())
+
+
+def test_peer_format_flood(tmp_path, places_url, herd):
+    h = Herd(tmp_path, places_url, {"A": ["B"], "B": ["C"], "C": []}, args=["--peer-format", "flood"])
+    try:
+        at = send_eof(h.ports["A"], f"IAMAT pf1 +1+1 {now_text()}".encode())
+        assert wait_known(h.ports["C"], "pf1").startswith(at)
+        assert re.search(r"IN  b'FLOOD [0-9]+ AT A [^']* pf1 [^']* A'", (h.logdir / "B.log").read_text())
+        assert re.search(r"IN  b'FLOOD [0-9]+ AT A [^']* pf1 [^']* B'", (h.logdir / "C.log").read_text())
+        assert send_eof(h.ports["B"], b"FLOOD x AT") == b"? FLOOD x AT\n"
+    finally:
+        h.stop()
+    # the default format does not know FLOOD: it is an unknown command there
+    line = b"FLOOD 1 AT A +0.100000000 pf2 +1+1 1.5 A"
+    assert send_eof(herd.ports["A"], line) == b"? " + line + b"\n"
+
+
+NEW_FIELD_MASK = "places.displayName,places.formattedAddress,places.location,places.id,places.types"
+
+
+def new_api_request(count, lat, lng, radius):
+    return {"maxResultCount": count, "locationRestriction": {"circle": {"center": {"latitude": lat, "longitude": lng}, "radius": radius}}}
+
+
+@pytest.fixture(scope="module")
+def new_api_server(tmp_path_factory, places_url):
+    h = Herd(tmp_path_factory.mktemp("new-api"), places_url, {"S": []}, args=["--places-api", "new"])
+    yield h.ports["S"]
+    h.stop()
+
+
+def test_new_api_request_and_reply(new_api_server):
+    p = new_api_server
+    t = now_text()
+    at = send_eof(p, f"IAMAT na1 +34.068930-118.445127 {t}".encode())
+    n_get = len(PlacesStub.requests)
+    out = send_eof(p, b"WHATSAT na1 10 2\n")
+    path, headers, body = PlacesStub.posts[-1]
+    assert path == "/v1/places:searchNearby"
+    assert headers["x-goog-api-key"] == "test-key" and headers["x-goog-fieldmask"] == NEW_FIELD_MASK
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body) == new_api_request(2, 34.06893, -118.445127, 10000)
+    assert out == at + json.dumps({"places": NEW_PLACES[:2]}, indent=3, ensure_ascii=False).encode() + b"\n\n"
+    assert out[len(at):].startswith(b'{\n   "places": [\n      {\n         "id": "p1",\n         "types": [\n')
+    assert len(PlacesStub.requests) == n_get  # no legacy call
+    # bound 0: the API refuses maxResultCount 0, so ask for 1 and cut to 0
+    out = send_eof(p, b"WHATSAT na1 0.0015 0")
+    assert json.loads(PlacesStub.posts[-1][2]) == new_api_request(1, 34.06893, -118.445127, 1.5)
+    assert out == at + b'{\n   "places": []\n}\n\n'
+    # nothing found: Google's {} stays {}
+    assert send_eof(p, b"WHATSAT na1 4.242 5") == at + b"{}\n\n"
+    # bound 20 asks for 20
+    out = send_eof(p, b"WHATSAT na1 1 20")
+    assert json.loads(PlacesStub.posts[-1][2])["maxResultCount"] == 20
+    assert json.loads(out[len(at):]) == {"places": NEW_PLACES}
+
+
+def test_new_api_failure(new_api_server):
+    p = new_api_server
+    at = send_eof(p, f"IAMAT na2 -33.86+151.20 {now_text()}".encode())
+    out = send_eof(p, b"WHATSAT na2 0.666 3")
+    assert json.loads(PlacesStub.posts[-1][2]) == new_api_request(3, -33.86, 151.2, 666)
+    assert out.startswith(at) and out.endswith(b"}\n\n")
+    err = json.loads(out[len(at):])["error"]
+    assert err["code"] == 500 and err["status"] == "INTERNAL" and "500" in err["message"]
+
+
+def test_fault_new_api_spurious_results(fault_herds):
+    p = fault_herds("new-api-spurious-results").ports["S"]  # implies --places-api new
+    at = send_eof(p, f"IAMAT ns1 +34.068930-118.445127 {now_text()}".encode())
+    out = send_eof(p, b"WHATSAT ns1 10 2")
+    assert json.loads(PlacesStub.posts[-1][2]) == new_api_request(2, 34.06893, -118.445127, 10000)
+    assert json.loads(out[len(at):]) == {"places": NEW_PLACES[:2], "results": []}
+    out = send_eof(p, b"WHATSAT ns1 10 0")
+    assert json.loads(PlacesStub.posts[-1][2])["maxResultCount"] == 20
+    assert out == at + json.dumps({"places": NEW_PLACES, "results": []}, indent=3, ensure_ascii=False).encode() + b"\n\n"
