@@ -158,8 +158,7 @@ fn at_reply_problems(ctx: &Ctx, x: &IamatExchange, aspects: &[Aspect]) -> (Vec<S
                 "the reply does not end with a newline (a line client waits for it forever)"
                     .to_owned(),
             );
-        } else if text.trim_end_matches(['\n', '\r']).contains('\n') || reply.ends_with(b"\n\n")
-        {
+        } else if text.trim_end_matches(['\n', '\r']).contains('\n') || reply.ends_with(b"\n\n") {
             problems.push("more than one line in reply to an IAMAT".to_owned());
         }
     }

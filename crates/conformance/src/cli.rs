@@ -151,7 +151,8 @@ pub struct Args {
 
 /// Four tests per core: tests mostly wait on the server, not on the CPU.
 fn default_jobs() -> u16 {
-    std::thread::available_parallelism().map_or(4, |n| u16::try_from(n.get() * 4).unwrap_or(256).min(256))
+    std::thread::available_parallelism()
+        .map_or(4, |n| u16::try_from(n.get() * 4).unwrap_or(256).min(256))
 }
 
 /// Runs the suite; returns the exit code.
@@ -250,9 +251,13 @@ async fn run_inner(args: Args) -> Result<u8, String> {
         known_failing,
     };
     let mut terminal = Terminal::new(std::io::stdout(), args.trace);
-    let results = run_tests(env.clone(), &selected, &verdicts, usize::from(args.jobs), |r| {
-        terminal.result(r)
-    })
+    let results = run_tests(
+        env.clone(),
+        &selected,
+        &verdicts,
+        usize::from(args.jobs),
+        |r| terminal.result(r),
+    )
     .await;
     let summary = Summary::of(&results);
     terminal.summary(&summary);

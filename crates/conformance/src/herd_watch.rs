@@ -12,9 +12,7 @@ use tokio::time::Instant;
 
 use crate::fixtures::{time_from_now, unique_position};
 use crate::propagation::{Learned, Propagation, Verdict};
-use crate::runner::{
-    Answer, Ctx, Failure, POLL, Problem, addr, ask, iamat_at, same_update,
-};
+use crate::runner::{Answer, Ctx, Failure, POLL, Problem, addr, ask, iamat_at, same_update};
 
 /// A new update for `client` at `server`, a fresh position and the current time.
 pub async fn update_at(ctx: &Ctx, server: &str, client: &str) -> Result<Vec<u8>, Problem> {
@@ -247,8 +245,7 @@ pub async fn spread_and_check(
         None => await_lines(ctx, &expected, client, &lines, how, since, deadline).await?,
         Some(period) => loop {
             let round_end = (Instant::now() + period).min(deadline);
-            let got =
-                await_lines(ctx, &expected, client, &lines, how, since, round_end).await?;
+            let got = await_lines(ctx, &expected, client, &lines, how, since, round_end).await?;
             let pending = got.iter().any(|l| l.verdict != Verdict::Learned);
             if !pending || Instant::now() + POLL >= deadline {
                 if pending {
@@ -278,4 +275,3 @@ pub async fn spread_and_check(
     let want = lines.last().cloned().unwrap_or_default();
     judge(ctx, label(client, origin, down, note), learned, down, &want)
 }
-

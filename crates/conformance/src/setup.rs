@@ -343,7 +343,11 @@ async fn probe(
     let connect = || async {
         Conn::connect(addr, &transcript, Instant::now() + timeout)
             .await
-            .map_err(|e| CannotRun(format!("{e}: is the server running there? (nothing to check)")))
+            .map_err(|e| {
+                CannotRun(format!(
+                    "{e}: is the server running there? (nothing to check)"
+                ))
+            })
     };
     let mut conn = connect().await?;
     let command = format!(
@@ -400,7 +404,10 @@ async fn probe(
 /// bytes (a reply without newline), waiting at most `wait` for the first byte.
 async fn probe_reply(conn: &mut Conn, wait: Duration) -> Vec<u8> {
     let got = conn
-        .read_until(|b: &[u8]| (!b.is_empty()).then_some(b.len()), Instant::now() + wait)
+        .read_until(
+            |b: &[u8]| (!b.is_empty()).then_some(b.len()),
+            Instant::now() + wait,
+        )
         .await;
     let mut bytes = got.bytes;
     if !bytes.is_empty() && !bytes.contains(&b'\n') && got.end == End::Complete {

@@ -6,9 +6,9 @@
 //! "unknown client" answer cannot pass for a radius check.
 
 use crate::at_judge::{OPERANDS, check_at_reply, send_iamat, setup_iamat};
-use crate::fixtures::{time_from_now, unique_position};
 use crate::case;
 use crate::expect::error_reply;
+use crate::fixtures::{time_from_now, unique_position};
 use crate::runner::{Ctx, Failure, Problem, Shape, TestCase, fail};
 use crate::wire::{End, lines_end};
 
@@ -517,7 +517,9 @@ async fn same_connection_continues(ctx: &Ctx) -> Result<(), Problem> {
     };
     if got.bytes.is_empty() {
         return fail(match got.end {
-            End::Eof => "after a `? ` reply the server closed the connection: it must keep answering",
+            End::Eof => {
+                "after a `? ` reply the server closed the connection: it must keep answering"
+            }
             _ => {
                 "after a `? ` reply the connection answered nothing more: the server must keep reading the connection"
             }

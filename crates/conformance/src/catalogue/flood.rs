@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::herd_watch::{Spread, await_lines, judge, label, spread_and_check, update_at, Match};
-use crate::runner::{Answer, POLL, addr, ask, iamat_at, names, same_update, set_down};
-use crate::fixtures::{time_from_now, unique_position};
 use crate::case;
 use crate::expect::now_ns;
+use crate::fixtures::{time_from_now, unique_position};
+use crate::herd_watch::{Match, Spread, await_lines, judge, label, spread_and_check, update_at};
 use crate::propagation::{Learned, Propagation, Verdict};
+use crate::runner::{Answer, POLL, addr, ask, iamat_at, names, same_update, set_down};
 use crate::runner::{Ctx, Failure, Problem, TestCase, fail};
 use crate::sniffer::Sniffer;
 
@@ -454,11 +454,19 @@ async fn check_one(
     deadline: Instant,
 ) -> (String, String, Learned) {
     let wanted = [line.to_vec()];
-    let learned = await_lines(ctx, &[server.to_owned()], client, &wanted, Match::Update, since, deadline)
-        .await
-        .ok()
-        .and_then(|mut l| l.pop())
-        .unwrap_or_else(|| Learned::new(server, Verdict::NoAnswer));
+    let learned = await_lines(
+        ctx,
+        &[server.to_owned()],
+        client,
+        &wanted,
+        Match::Update,
+        since,
+        deadline,
+    )
+    .await
+    .ok()
+    .and_then(|mut l| l.pop())
+    .unwrap_or_else(|| Learned::new(server, Verdict::NoAnswer));
     (server.to_owned(), client.to_owned(), learned)
 }
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::at_judge::{IamatExchange, OPERANDS, check_at_reply};
-use crate::fixtures::{time_from_now, unique_position};
 use crate::case;
 use crate::expect::{error_reply, now_ns};
+use crate::fixtures::{time_from_now, unique_position};
 use crate::runner::{Ctx, Failure, Problem, Shape, TestCase, fail};
 use crate::wire::{Conn, End, line_end, lines_end};
 
@@ -258,7 +258,11 @@ async fn split_writes(ctx: &Ctx) -> Result<(), Problem> {
             "no reply to a line written one byte at a time"
         });
     }
-    check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns), OPERANDS)
+    check_at_reply(
+        ctx,
+        &exchange_of(id, position, time, got.bytes, sent_ns),
+        OPERANDS,
+    )
 }
 
 async fn unterminated_final_line(ctx: &Ctx) -> Result<(), Problem> {
@@ -319,9 +323,11 @@ async fn many_connections(ctx: &Ctx) -> Result<(), Problem> {
     let mut first_problem = None;
     for ((_, id, position, time), reply) in commands.into_iter().zip(replies) {
         let outcome = match reply {
-            Ok(got) if !got.bytes.is_empty() => {
-                check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns), OPERANDS)
-            }
+            Ok(got) if !got.bytes.is_empty() => check_at_reply(
+                ctx,
+                &exchange_of(id, position, time, got.bytes, sent_ns),
+                OPERANDS,
+            ),
             Ok(_) => fail("a connection got no reply"),
             Err(p) => Err(p),
         };
@@ -357,7 +363,11 @@ async fn idle_connection(ctx: &Ctx) -> Result<(), Problem> {
             "while another connection stayed open and silent (and one held half a line), a new client got no reply: the server must serve connections concurrently",
         );
     }
-    check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns), OPERANDS)
+    check_at_reply(
+        ctx,
+        &exchange_of(id, position, time, got.bytes, sent_ns),
+        OPERANDS,
+    )
 }
 
 async fn blank_lines(ctx: &Ctx) -> Result<(), Problem> {
@@ -379,5 +389,9 @@ async fn blank_lines(ctx: &Ctx) -> Result<(), Problem> {
     if got.bytes.is_empty() {
         return fail("no reply to an IAMAT that followed blank lines");
     }
-    check_at_reply(ctx, &exchange_of(id, position, time, got.bytes, sent_ns), OPERANDS)
+    check_at_reply(
+        ctx,
+        &exchange_of(id, position, time, got.bytes, sent_ns),
+        OPERANDS,
+    )
 }

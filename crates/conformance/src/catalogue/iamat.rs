@@ -2,9 +2,9 @@
 //! byte, sign and value of the time difference, positions and times of every valid form.
 
 use crate::at_judge::{Aspect, OPERANDS, WHOLE, check_at_reply, send_iamat, send_iamat_raw};
-use crate::fixtures::{time_from_now, unique_position};
 use crate::case;
 use crate::expect::{now_ns, parse_diff, time_text};
+use crate::fixtures::{time_from_now, unique_position};
 use crate::runner::{Ctx, Failure, Problem, TestCase, fail};
 
 pub static TESTS: &[TestCase] = &[
@@ -198,7 +198,14 @@ async fn server_name(ctx: &Ctx) -> Result<(), Problem> {
 async fn copy_client_id(ctx: &Ctx) -> Result<(), Problem> {
     let id = ctx.client_id("-kiwi.cs.ucla.edu/\"{x}\"[é]%");
     let (position, _, _) = unique_position();
-    judge(ctx, &id, &position, &time_from_now(-1_000_000), &[Aspect::ClientId]).await
+    judge(
+        ctx,
+        &id,
+        &position,
+        &time_from_now(-1_000_000),
+        &[Aspect::ClientId],
+    )
+    .await
 }
 
 async fn copy_position(ctx: &Ctx) -> Result<(), Problem> {
@@ -288,7 +295,14 @@ async fn diff_exact_far_future(ctx: &Ctx) -> Result<(), Problem> {
 
 async fn diff_epoch(ctx: &Ctx) -> Result<(), Problem> {
     let (position, _, _) = unique_position();
-    judge(ctx, &ctx.client_id(""), &position, "0.000000001", &[Aspect::Diff]).await
+    judge(
+        ctx,
+        &ctx.client_id(""),
+        &position,
+        "0.000000001",
+        &[Aspect::Diff],
+    )
+    .await
 }
 
 async fn integer_position(ctx: &Ctx) -> Result<(), Problem> {
@@ -335,13 +349,27 @@ async fn extreme_positions(ctx: &Ctx) -> Result<(), Problem> {
 async fn integer_time(ctx: &Ctx) -> Result<(), Problem> {
     let secs = now_ns() / 1_000_000_000 - 1;
     let (position, _, _) = unique_position();
-    judge(ctx, &ctx.client_id(""), &position, &secs.to_string(), &[Aspect::Time, Aspect::Diff]).await
+    judge(
+        ctx,
+        &ctx.client_id(""),
+        &position,
+        &secs.to_string(),
+        &[Aspect::Time, Aspect::Diff],
+    )
+    .await
 }
 
 async fn short_fraction_time(ctx: &Ctx) -> Result<(), Problem> {
     let secs = now_ns() / 1_000_000_000 - 1;
     let (position, _, _) = unique_position();
-    judge(ctx, &ctx.client_id(""), &position, &format!("{secs}.5"), &[Aspect::Time, Aspect::Diff]).await
+    judge(
+        ctx,
+        &ctx.client_id(""),
+        &position,
+        &format!("{secs}.5"),
+        &[Aspect::Time, Aspect::Diff],
+    )
+    .await
 }
 
 async fn white_space(ctx: &Ctx) -> Result<(), Problem> {
@@ -359,7 +387,16 @@ async fn crlf(ctx: &Ctx) -> Result<(), Problem> {
     let time = time_from_now(-1_000_000);
     let command = format!("IAMAT {id} {position} {time}\r\n");
     let x = send_iamat_raw(ctx, command.as_bytes(), &id, &position, &time).await?;
-    check_at_reply(ctx, &x, &[Aspect::NoCr, Aspect::ClientId, Aspect::Position, Aspect::Time])
+    check_at_reply(
+        ctx,
+        &x,
+        &[
+            Aspect::NoCr,
+            Aspect::ClientId,
+            Aspect::Position,
+            Aspect::Time,
+        ],
+    )
 }
 
 async fn older_still_answered(ctx: &Ctx) -> Result<(), Problem> {

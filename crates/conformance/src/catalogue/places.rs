@@ -6,9 +6,9 @@
 
 use mocks::PlacesRequest;
 
-use crate::at_judge::{setup_iamat};
-use crate::fixtures::{time_from_now, unique_position};
+use crate::at_judge::setup_iamat;
 use crate::case;
+use crate::fixtures::{time_from_now, unique_position};
 use crate::runner::{Ctx, Problem, Shape, TestCase, fail};
 
 pub static TESTS: &[TestCase] = &[

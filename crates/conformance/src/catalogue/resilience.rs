@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::herd_watch::{Spread, spread_and_check};
-use crate::runner::{Answer, addr, ask, names, set_down, warm_up};
-use crate::fixtures::{time_from_now, unique_position};
 use crate::case;
+use crate::fixtures::{time_from_now, unique_position};
+use crate::herd_watch::{Spread, spread_and_check};
 use crate::propagation::{Learned, Propagation, Verdict};
+use crate::runner::{Answer, addr, ask, names, set_down, warm_up};
 use crate::runner::{Ctx, Problem, Shape, TestCase, fail};
 
 pub static TESTS: &[TestCase] = &[

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::at_judge::{setup_iamat};
-use crate::fixtures::{time_from_now, unique_position};
+use crate::at_judge::setup_iamat;
 use crate::case;
 use crate::expect::{google_layout, json_difference};
+use crate::fixtures::{time_from_now, unique_position};
 use crate::runner::{Ctx, Failure, Problem, Shape, TestCase, fail};
 
 pub static TESTS: &[TestCase] = &[
@@ -416,10 +416,7 @@ async fn places_failure(ctx: &Ctx) -> Result<(), Problem> {
         .await;
     stand_in.set_failure(mocks::FailureMode::None).await;
     let got = got?;
-    crate::runner::no_reply_problem(
-        &got,
-        b"WHATSAT (Places answering HTTP 500)",
-    )?;
+    crate::runner::no_reply_problem(&got, b"WHATSAT (Places answering HTTP 500)")?;
     let reply = got.bytes;
     let shape = "the AT line, then a JSON object whose `status` is not `OK`, then two newlines";
     if reply.starts_with(b"? ") {

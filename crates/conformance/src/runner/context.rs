@@ -175,9 +175,14 @@ impl Ctx {
     /// A new connection to the target, its reads paced by the target's round trips.
     pub async fn connect(&self) -> Result<Conn, Problem> {
         let addr = self.target().addr;
-        Conn::connect_paced(addr, &self.transcript, self.deadline, self.env.paces.of(addr))
-            .await
-            .map_err(|e| Problem::Fail(Failure::new(e)))
+        Conn::connect_paced(
+            addr,
+            &self.transcript,
+            self.deadline,
+            self.env.paces.of(addr),
+        )
+        .await
+        .map_err(|e| Problem::Fail(Failure::new(e)))
     }
 
     /// Sends one command in the run's framing and reads its reply. In eof framing the reply is

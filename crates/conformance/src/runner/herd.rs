@@ -105,9 +105,7 @@ pub async fn ask(ctx: &Ctx, server: SocketAddr, client: &str) -> Answer {
     {
         Err(e) => Answer::NoAnswer(e),
         Ok(got) if got.bytes.starts_with(b"? ") => Answer::Unknown,
-        Ok(got) if got.bytes.starts_with(b"AT ") => {
-            Answer::Known(first_line(&got.bytes).to_vec())
-        }
+        Ok(got) if got.bytes.starts_with(b"AT ") => Answer::Known(first_line(&got.bytes).to_vec()),
         Ok(got) if got.bytes.is_empty() => Answer::NoAnswer(format!(
             "no reply to `{command}` ({})",
             match got.end {

@@ -10,9 +10,7 @@ pub mod outcome;
 pub mod run;
 
 pub use case::{Attr, Budget, Level, Needs, Phase, TestCase, TestFuture};
-pub use context::{
-    Ctx, Env, Framing, NO_HERD, Shape, Target, WHATSAT_GRACE, no_reply_problem,
-};
+pub use context::{Ctx, Env, Framing, NO_HERD, Shape, Target, WHATSAT_GRACE, no_reply_problem};
 pub use herd::{Answer, addr, ask, first_line, iamat_at, names, procs, same_update, update_of};
 pub use herd_control::{POLL, restore, set_down, warm_up};
 pub use outcome::{Failure, Outcome, Problem, Summary, TestResult, Verdicts, fail};

@@ -9,10 +9,10 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use tokio::time::Instant;
 
+use super::case::Level;
 use super::case::{Phase, TestCase};
 use super::context::{Ctx, Env, NO_HERD};
 use super::herd_control::{restore, warm_up};
-use super::case::Level;
 use super::outcome::{Failure, Outcome, Problem, TestResult, Verdicts};
 
 /// `section/N` for each test, numbered in catalogue order within its section.
@@ -180,4 +180,3 @@ async fn crashes_fail(env: &Env, verdict: Result<(), Problem>) -> Result<(), Pro
         Ok(()) | Err(Problem::Skip(_)) => Err(Problem::Fail(Failure::new(note))),
     }
 }
-
