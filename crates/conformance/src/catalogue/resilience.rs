@@ -61,9 +61,7 @@ async fn down_cases(ctx: &Ctx, cases: Vec<BTreeSet<String>>) -> Result<(), Probl
     let mut failures = Vec::new();
     let mut first = None;
     for (i, next) in cases.iter().enumerate() {
-        if let Err(e) = set_down(ctx, &down, next).await {
-            return Err(e);
-        }
+        set_down(ctx, &down, next).await?;
         down = next.clone();
         let running: Vec<&String> = all.iter().filter(|n| !down.contains(*n)).collect();
         if running.is_empty() {
@@ -124,11 +122,6 @@ async fn every_pair_down(ctx: &Ctx) -> Result<(), Problem> {
 }
 
 async fn restart_rejoins(ctx: &Ctx) -> Result<(), Problem> {
-    let result = restart_rejoins_inner(ctx).await;
-    result
-}
-
-async fn restart_rejoins_inner(ctx: &Ctx) -> Result<(), Problem> {
     let topology = ctx.topology()?;
     let all = names(ctx)?;
     let linked: Vec<&String> = all
@@ -180,15 +173,10 @@ async fn restart_rejoins_inner(ctx: &Ctx) -> Result<(), Problem> {
     }
 }
 
-async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
-    let result = no_delay_inner(ctx).await;
-    result
-}
-
 /// How long a reply may take while a neighbour is down.
 const PROMPT: Duration = Duration::from_millis(500);
 
-async fn no_delay_inner(ctx: &Ctx) -> Result<(), Problem> {
+async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
     let topology = ctx.topology()?;
     let all = names(ctx)?;
     let stopped = all[ctx.pick(all.len())].clone();
