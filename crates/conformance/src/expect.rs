@@ -175,8 +175,18 @@ fn layout_into(out: &mut String, value: &Value, depth: usize) {
     }
 }
 
-/// The first place where `actual` differs from `expected`, as `$.path: expected X, got Y`.
+/// The first difference between two JSON values, as a path and what differs.
 pub fn json_difference(expected: &Value, actual: &Value) -> Option<String> {
+    json_differences(expected, actual).into_iter().next()
+}
+
+/// Most differences a report lists for one JSON value.
+const DIFFERENCES_SHOWN: usize = 8;
+
+/// Every difference between two JSON values (up to a few), each as a path and what differs:
+/// missing and unexpected keys, differing scalars, arrays of another length. Numbers compare by
+/// value (`1` equals `1.0`).
+pub fn json_differences(expected: &Value, actual: &Value) -> Vec<String> {
     fn short(v: &Value) -> String {
         let s = v.to_string();
         if s.chars().count() > 60 {
@@ -185,40 +195,43 @@ pub fn json_difference(expected: &Value, actual: &Value) -> Option<String> {
             s
         }
     }
-    fn walk(path: &str, e: &Value, a: &Value) -> Option<String> {
+    fn walk(path: &str, e: &Value, a: &Value, out: &mut Vec<String>) {
+        if out.len() >= DIFFERENCES_SHOWN {
+            return;
+        }
         match (e, a) {
             (Value::Object(em), Value::Object(am)) => {
                 for (k, ev) in em {
                     match am.get(k) {
-                        None => {
-                            return Some(format!("{path}.{k}: missing (expected {})", short(ev)));
-                        }
-                        Some(av) => {
-                            if let Some(d) = walk(&format!("{path}.{k}"), ev, av) {
-                                return Some(d);
-                            }
-                        }
+                        None => out.push(format!("{path}.{k}: missing (expected {})", short(ev))),
+                        Some(av) => walk(&format!("{path}.{k}"), ev, av, out),
                     }
                 }
-                am.keys()
-                    .find(|k| !em.contains_key(*k))
-                    .map(|k| format!("{path}.{k}: not expected (got {})", short(&am[k])))
+                for k in am.keys().filter(|k| !em.contains_key(*k)) {
+                    out.push(format!("{path}.{k}: not expected (got {})", short(&am[k])));
+                }
             }
             (Value::Array(ev), Value::Array(av)) => {
                 for (i, (x, y)) in ev.iter().zip(av).enumerate() {
-                    if let Some(d) = walk(&format!("{path}[{i}]"), x, y) {
-                        return Some(d);
-                    }
+                    walk(&format!("{path}[{i}]"), x, y, out);
                 }
-                (ev.len() != av.len())
-                    .then(|| format!("{path}: {} elements expected, got {}", ev.len(), av.len()))
+                if ev.len() != av.len() {
+                    out.push(format!(
+                        "{path}: {} elements expected, got {}",
+                        ev.len(),
+                        av.len()
+                    ));
+                }
             }
-            (Value::Number(x), Value::Number(y)) if x.as_f64() == y.as_f64() => None,
-            _ if e == a => None,
-            _ => Some(format!("{path}: expected {}, got {}", short(e), short(a))),
+            (Value::Number(x), Value::Number(y)) if x.as_f64() == y.as_f64() => {}
+            _ if e == a => {}
+            _ => out.push(format!("{path}: expected {}, got {}", short(e), short(a))),
         }
     }
-    walk("$", expected, actual)
+    let mut out = Vec::new();
+    walk("$", expected, actual, &mut out);
+    out.truncate(DIFFERENCES_SHOWN);
+    out
 }
 
 #[cfg(test)]

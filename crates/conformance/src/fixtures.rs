@@ -6,6 +6,13 @@ use crate::expect::{now_ns, time_text};
 /// the tests meant to catch a re-rendered position do), away from the poles and the zero-results
 /// area. Returns the text and the numbers.
 pub fn unique_position() -> (String, f64, f64) {
+    let sign = || if rand::random::<bool>() { '+' } else { '-' };
+    position_with_signs(sign(), sign())
+}
+
+/// Like [`unique_position`], with the signs chosen by the caller (a test about the longitude's
+/// `+` needs one there).
+pub fn position_with_signs(lat_sign: char, lng_sign: char) -> (String, f64, f64) {
     let digits = |whole: u32| {
         let int = rand::random_range(0..whole);
         let frac = rand::random_range(0..100_000u32) * 10 + rand::random_range(1..10u32);
@@ -13,8 +20,6 @@ pub fn unique_position() -> (String, f64, f64) {
     };
     let (lat_i, lat_f) = digits(50);
     let (lng_i, lng_f) = digits(170);
-    let lat_sign = if rand::random::<bool>() { '+' } else { '-' };
-    let lng_sign = if rand::random::<bool>() { '+' } else { '-' };
     let text = format!("{lat_sign}{lat_i}.{lat_f:06}{lng_sign}{lng_i}.{lng_f:06}");
     // Parse the text, as a server would, so the numbers are bit-identical to what Places sees.
     let num = |sign: char, i: u32, f: u32| {

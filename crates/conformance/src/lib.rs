@@ -25,6 +25,7 @@ pub mod expect;
 pub mod fixtures;
 pub mod herd_watch;
 pub mod patience;
+pub mod places_call;
 pub mod propagation;
 pub mod reference;
 pub mod report;

@@ -20,8 +20,39 @@ fn python_target_passes_every_test() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
     let (_, failed, skipped) = terminal_counts(&text);
-    assert_eq!((failed, skipped), (0, 0), "{text}");
+    // The two Places API (New) request tests do not apply to a legacy caller.
+    assert_eq!((failed, skipped), (0, 2), "{text}");
+    assert!(
+        text.contains("the server calls the legacy Nearby Search"),
+        "{text}"
+    );
     assert!(!text.contains("warning"), "{text}");
+}
+
+/// Places API (New) is a correct choice (protocol.md §3): a server that calls it passes every
+/// test, judged by the New API's rules, and only the legacy layout test is left out.
+#[test]
+fn python_target_on_places_api_new_passes_every_test() {
+    let template = format!("{} --places-api new", python_spawn(&[]));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let out = conformance(&["--spawn", &template, "--json", json.to_str().expect("path")]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    let (_, failed, skipped) = terminal_counts(&text);
+    assert_eq!((failed, skipped), (0, 1), "{text}");
+    let report = json_report(&json);
+    assert_eq!(
+        result_of(&report, "whatsat/google-layout")["outcome"],
+        "skip"
+    );
+    for id in [
+        "places/field-mask",
+        "places/result-count",
+        "whatsat/bound-0",
+    ] {
+        assert_eq!(result_of(&report, id)["outcome"], "pass", "{id}: {text}");
+    }
 }
 
 /// protocol.md §7 and §4 faults, for the Python target and the reference server. Adding one is
@@ -93,6 +124,16 @@ const FAULTS: &[Fault] = &[
         "older IAMAT replaced the newer one",
     ),
     py(
+        "new-api-spurious-results",
+        "whatsat/bound-0",
+        "places not cut to the bound: 20 places for bound 0",
+    ),
+    py(
+        "new-api-spurious-results",
+        "whatsat/json-value",
+        "a spurious `results` key: the server called Places API (New)",
+    ),
+    py(
         "exit-on-invalid",
         "errors/unknown-command",
         "during this test, server Riley",
@@ -153,6 +194,112 @@ const FAULTS: &[Fault] = &[
         "older IAMAT replaced the newer one",
     ),
 ];
+
+/// The deviations issue 10 found missed, each caught in line and in eof framing.
+const MISSED: &[Fault] = &[
+    py(
+        "error-extra-newline",
+        "errors/one-line-reply",
+        "an extra `\\n` follows the `? ` line",
+    ),
+    py(
+        "reply-blank",
+        "framing/blank-lines",
+        "blank or white-space-only lines got a reply",
+    ),
+    py(
+        "rebuilt-copy",
+        "errors/copy-known-command",
+        "not an exact copy of the command",
+    ),
+    py("accept-nonfinite", "errors/time-infinity", "was accepted"),
+    py(
+        "accept-nonfinite",
+        "errors/position-nonfinite",
+        "was accepted",
+    ),
+    py(
+        "whatsat-rerender",
+        "whatsat/position-plus-sign",
+        "position in the AT line was re-rendered",
+    ),
+    py(
+        "rejected-overwrites",
+        "errors/rejected-keeps-stored",
+        "still changed the stored location",
+    ),
+    py(
+        "int-position-refused",
+        "whatsat/integer-position",
+        "answered as invalid",
+    ),
+    py(
+        "nan-time-blocks",
+        "errors/rejected-stores-nothing",
+        "was not stored",
+    ),
+    py(
+        "long-line-drop",
+        "errors/long-line",
+        "closed the connection without any reply",
+    ),
+    reference(
+        "error-extra-newline",
+        "errors/one-line-reply",
+        "an extra `\\n` follows the `? ` line",
+    ),
+    reference(
+        "reply-blank",
+        "framing/blank-lines",
+        "blank or white-space-only lines got a reply",
+    ),
+    reference(
+        "rebuilt-copy",
+        "errors/copy-known-command",
+        "not an exact copy of the command",
+    ),
+    reference("accept-nonfinite", "errors/time-infinity", "was accepted"),
+    reference(
+        "accept-nonfinite",
+        "errors/position-nonfinite",
+        "was accepted",
+    ),
+    reference(
+        "whatsat-rerender",
+        "whatsat/position-plus-sign",
+        "position in the AT line was re-rendered",
+    ),
+    reference(
+        "rejected-overwrites",
+        "errors/rejected-keeps-stored",
+        "still changed the stored location",
+    ),
+    reference(
+        "int-position-refused",
+        "whatsat/integer-position",
+        "answered as invalid",
+    ),
+    reference(
+        "nan-time-blocks",
+        "errors/rejected-stores-nothing",
+        "was not stored",
+    ),
+    reference(
+        "long-line-drop",
+        "errors/long-line",
+        "closed the connection without any reply",
+    ),
+];
+
+#[test]
+fn missed_deviations_are_caught_in_line_framing() {
+    check_faults(MISSED, 4, &[]);
+}
+
+#[test]
+fn missed_deviations_are_caught_in_eof_framing() {
+    check_faults(MISSED, 4, &["--framing", "eof"]);
+}
 
 #[test]
 fn every_fault_is_caught_by_its_named_test() {

@@ -29,7 +29,9 @@ fn reference_herd_passes_every_test_and_reports_agree() {
     assert!(text.contains("framing: line"), "{text}");
 
     let (passed, failed, skipped) = terminal_counts(&text);
-    assert_eq!((failed, skipped), (0, 0), "{text}");
+    // The reference calls the legacy Nearby Search: the two Places API (New) request tests
+    // do not apply.
+    assert_eq!((failed, skipped), (0, 2), "{text}");
     assert!(
         !text.contains("warning"),
         "the reference should pass the SHOULD tests too:\n{text}"
@@ -37,18 +39,24 @@ fn reference_herd_passes_every_test_and_reports_agree() {
 
     let report = json_report(&json);
     let results = report["results"].as_array().expect("results");
-    assert_eq!(results.len(), passed);
+    assert_eq!(results.len(), passed + skipped);
     assert_eq!(report["summary"]["passed"], passed);
     assert_eq!(report["summary"]["failed"], 0);
     for r in results {
-        assert_eq!(r["outcome"], "pass", "{r}");
+        let new_api_only =
+            ["places/field-mask", "places/result-count"].contains(&r["id"].as_str().unwrap_or(""));
+        assert_eq!(
+            r["outcome"],
+            if new_api_only { "skip" } else { "pass" },
+            "{r}"
+        );
         assert!(r["level"] == "MUST" || r["level"] == "SHOULD", "{r}");
         assert!(r["duration_ms"].as_f64().is_some(), "{r}");
     }
 
     let xml = std::fs::read_to_string(&junit).expect("junit");
     assert!(xml.starts_with("<?xml"), "{xml}");
-    assert_eq!(xml.matches("<testcase ").count(), passed);
+    assert_eq!(xml.matches("<testcase ").count(), passed + skipped);
     assert_eq!(xml.matches("<failure").count(), 0);
     assert!(
         xml.contains(r#"<testcase name="iamat/reply-shape" classname="iamat""#),

@@ -52,7 +52,32 @@ pub enum Fault {
     RecomputeRelay,
     /// A dropped peer link is never re-opened.
     NoRelink,
+    /// Every `? ` line is followed by an extra `\n` (the copy kept the command's newline).
+    ErrorExtraNewline,
+    /// A blank or white-space-only line gets `? \n` instead of no reply.
+    ReplyBlank,
+    /// The `? ` copy is rebuilt from the fields: one space between them, integers without
+    /// leading zeros (`WHATSAT  kiwi 010 5x` → `? WHATSAT kiwi 10 5x`).
+    RebuiltCopy,
+    /// Times and positions with `inf`/`nan`/`Infinity` parts are answered with an AT line.
+    AcceptNonfinite,
+    /// WHATSAT re-renders the stored position from floats, losing the longitude's `+`
+    /// (`-33.86+151.20` → `-33.86151.2`).
+    WhatsatRerender,
+    /// An IAMAT with a valid position but an invalid time is answered `?` yet still overwrites
+    /// the position stored for that client.
+    RejectedOverwrites,
+    /// WHATSAT answers `?` for a client whose position has no fraction (`+34-118`).
+    IntPositionRefused,
+    /// A `nan` time for a new client is accepted and stored as later than any time, so every
+    /// later update of that client is dropped.
+    NanTimeBlocks,
+    /// A line over 64 KiB closes the connection without a reply.
+    LongLineDrop,
 }
+
+/// Line length above which [`Fault::LongLineDrop`] hangs up (asyncio's default `readline` limit).
+pub const LONG_LINE_LIMIT: usize = 64 * 1024;
 
 /// How often one update may be re-forwarded under [`Fault::FloodLoop`].
 const LOOP_BOUND: u32 = 50;
@@ -137,6 +162,81 @@ impl Faults {
         let mut text = format!("AT {name} {} ", at.time().until(now)).into_bytes();
         text.extend_from_slice(operands);
         text
+    }
+
+    /// The `? ` line for an invalid `line`, as a faulty server would print it (`None`: the right
+    /// one).
+    pub fn error_reply(&self, line: &[u8]) -> Option<Vec<u8>> {
+        let mut reply = if self.has(Fault::UntrimmedCopy) {
+            [&b"? "[..], line, b"\n"].concat()
+        } else if self.has(Fault::RebuiltCopy) {
+            let fields: Vec<Vec<u8>> = herd_wire::fields::split(line)
+                .map(|f| {
+                    match std::str::from_utf8(f)
+                        .ok()
+                        .and_then(|t| t.parse::<u64>().ok())
+                    {
+                        Some(n) => n.to_string().into_bytes(),
+                        None => f.to_vec(),
+                    }
+                })
+                .collect();
+            [&b"? "[..], &fields.join(&b' '), b"\n"].concat()
+        } else if self.has(Fault::ErrorExtraNewline) {
+            herd_wire::command::error_reply(line)
+        } else {
+            return None;
+        };
+        if self.has(Fault::ErrorExtraNewline) {
+            reply.push(b'\n');
+        }
+        Some(reply)
+    }
+
+    /// Under [`Fault::AcceptNonfinite`], the AT reply to an IAMAT whose time or position is
+    /// `inf`/`nan`-like (what Python's `float()` reads), as such a server prints it.
+    pub fn nonfinite_reply(&self, server: &str, line: &[u8]) -> Option<Vec<u8>> {
+        if !self.has(Fault::AcceptNonfinite) && !self.has(Fault::NanTimeBlocks) {
+            return None;
+        }
+        let fields: Vec<&[u8]> = herd_wire::fields::split(line).collect();
+        let [b"IAMAT", client, position, time] = fields.as_slice() else {
+            return None;
+        };
+        let nonfinite = |t: &[u8]| {
+            let t = String::from_utf8_lossy(t).to_ascii_lowercase();
+            t.contains("inf") || t.contains("nan")
+        };
+        let time_is_nan = time.eq_ignore_ascii_case(b"nan");
+        let accepted = if self.has(Fault::AcceptNonfinite) {
+            nonfinite(time) || nonfinite(position)
+        } else {
+            time_is_nan && herd_wire::Position::parse(position).is_ok()
+        };
+        if !accepted {
+            return None;
+        }
+        let mut reply = format!("AT {server} +nan ").into_bytes();
+        reply.extend_from_slice(&[*client, *position, *time].join(&b' '));
+        Some(reply)
+    }
+
+    /// The AT line a WHATSAT shows for `at`, as a faulty server would print it.
+    pub fn rewrite_whatsat_line(&self, at: &[u8]) -> Vec<u8> {
+        let mut fields: Vec<Vec<u8>> = at.split(|b| *b == b' ').map(<[u8]>::to_vec).collect();
+        if self.has(Fault::WhatsatRerender)
+            && fields.len() == 6
+            && let Ok(position) = herd_wire::Position::parse(&fields[4])
+        {
+            fields[4] = format!("{}{}", position.lat(), position.lng()).into_bytes();
+        }
+        fields.join(&b' ')
+    }
+
+    /// True when `position` has no fraction in one of its numbers (what
+    /// [`Fault::IntPositionRefused`] refuses on WHATSAT).
+    pub fn refuses_position(&self, position: &[u8]) -> bool {
+        self.has(Fault::IntPositionRefused) && position.iter().filter(|&&b| b == b'.').count() < 2
     }
 
     /// The IAMAT reply line as a faulty server would print it.

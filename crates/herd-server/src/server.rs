@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cmd;
 use crate::connection::{Connection, Frame};
 use crate::db::Db;
-use crate::faults::{Fault, Faults};
+use crate::faults::{Fault, Faults, LONG_LINE_LIMIT};
 use crate::flood::Flooder;
 use crate::log::{ServerLog, printable};
 use crate::places::PlacesClient;
@@ -115,6 +115,14 @@ async fn handle(
         let outcome = match frame {
             Ok(None) => break "end of input".to_owned(),
             Err(e) => break e.to_string(),
+            Ok(Some(Frame::TooLong(_))) if state.faults.has(Fault::LongLineDrop) => {
+                break "line over 64 KiB (long-line-drop fault)".to_owned();
+            }
+            Ok(Some(Frame::Line(line)))
+                if state.faults.has(Fault::LongLineDrop) && line.len() > LONG_LINE_LIMIT =>
+            {
+                break "line over 64 KiB (long-line-drop fault)".to_owned();
+            }
             Ok(Some(Frame::TooLong(head))) => {
                 state.log.line(format!(
                     "in {}: line over {} bytes, answered with `?` and a cut copy",
@@ -199,7 +207,14 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
         faults.parse(line)
     };
     let reply = match parsed {
+        Ok(None) if faults.has(Fault::ReplyBlank) => return Outcome::Reply(b"? \n".to_vec()),
         Ok(None) => return Outcome::Silent,
+        Err(CommandError::Position(_) | CommandError::Time(_))
+            if let Some(reply) = faults.nonfinite_reply(&state.name, line) =>
+        {
+            cmd::faulty::store_nonfinite(line, state);
+            Ok([reply.as_slice(), b"\n"].concat())
+        }
         Err(CommandError::UnknownCommand) if faults.has(Fault::SilentInvalid) => {
             return Outcome::Silent;
         }
@@ -217,7 +232,12 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
         }
         Ok(Some(Command::Peer(_))) => Err("PEER from a server that is not a neighbour".to_owned()),
         Ok(Some(Command::At(_))) => Err("AT is accepted only on a peer link".to_owned()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => {
+            if matches!(e, CommandError::Time(_)) && faults.has(Fault::RejectedOverwrites) {
+                cmd::faulty::overwrite_position(line, state);
+            }
+            Err(e.to_string())
+        }
     };
     match reply {
         Ok(reply) => {
@@ -235,11 +255,9 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
             Outcome::Reply(reply)
         }
         Err(why) => {
-            let reply = if faults.has(Fault::UntrimmedCopy) {
-                [&b"? "[..], line, b"\n"].concat()
-            } else {
-                error_reply(line)
-            };
+            let reply = faults
+                .error_reply(line)
+                .unwrap_or_else(|| error_reply(line));
             state
                 .log
                 .line(format!("in {label}: {} (invalid: {why})", printable(line)));

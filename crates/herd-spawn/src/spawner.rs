@@ -68,6 +68,10 @@ pub enum StartError {
     Other(#[from] anyhow::Error),
 }
 
+/// How long a server that stopped listening may take to exit before it is reported as still
+/// running.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
 /// A server that went down without being stopped.
 #[derive(Debug)]
 pub struct Down {
@@ -434,7 +438,12 @@ impl Spawner {
                     if !refused {
                         continue;
                     }
-                    HowDown::StoppedListening(address)
+                    // A server that closed its listener is often on its way out: give it a
+                    // moment, so it is reported with its exit status and final words.
+                    match self.exit_within(&name, EXIT_GRACE).await {
+                        Some(status) => HowDown::Exited(status),
+                        None => HowDown::StoppedListening(address),
+                    }
                 }
             };
             let output = tail(&self.log_dir().join(format!("{name}.out")), 5);
@@ -447,6 +456,20 @@ impl Spawner {
     pub async fn restart(&self, name: &str) -> Result<(), StartError> {
         self.kill(name);
         self.start(name).await
+    }
+
+    /// Waits up to `grace` for server `name` to exit.
+    async fn exit_within(&self, name: &str, grace: Duration) -> Option<ExitStatus> {
+        let until = tokio::time::Instant::now() + grace;
+        loop {
+            if let Some(status) = self.exited(name) {
+                return Some(status);
+            }
+            if tokio::time::Instant::now() >= until {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The exit status of server `name` once no process of its group is left.
@@ -515,16 +538,53 @@ fn tail(path: &Path, lines: usize) -> String {
     if all.is_empty() {
         return "    (nothing)".to_owned();
     }
-    all[all.len().saturating_sub(lines)..]
+    let from = all.len().saturating_sub(lines);
+    // A dying process often prints follow-up tracebacks (tasks cancelled on the way out) after
+    // the one that killed it: keep the first exception line above the tail, it says why.
+    let cause = all[..from]
         .iter()
-        .map(|l| format!("    {l}"))
+        .find(|l| is_exception_line(l))
+        .map(|l| format!("    {l}\n    …"));
+    cause
+        .into_iter()
+        .chain(all[from..].iter().map(|l| format!("    {l}")))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A traceback's last line: `SomeError: why` or `SystemExit: 1`, unindented.
+fn is_exception_line(line: &str) -> bool {
+    let Some((name, _)) = line.split_once(':') else {
+        return false;
+    };
+    !name.is_empty()
+        && !name.starts_with(char::is_whitespace)
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '_')
+        && ["Error", "Exit", "Exception", "Interrupt"]
+            .iter()
+            .any(|end| name.ends_with(end))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tail_keeps_the_exception_that_killed_the_process() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("x.out");
+        let text = "listening\nTraceback (most recent call last):\n  File \"a\"\nSystemExit: 1\n\
+                    Traceback (most recent call last):\n  File \"b\"\n    await x\n\
+                    asyncio.exceptions.CancelledError\n";
+        std::fs::write(&out, text).expect("write");
+        assert_eq!(
+            tail(&out, 3),
+            "    SystemExit: 1\n    …\n      File \"b\"\n        await x\n    asyncio.exceptions.CancelledError"
+        );
+        assert!(!is_exception_line("  File \"x\", line 3: Error"));
+    }
 
     #[test]
     fn every_placeholder_is_filled_and_quoted() {

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::legacy::query_value;
 use crate::places::{Place, search_area};
 
 /// `maxResultCount` when the request leaves it out (or sends 0), and its upper limit.
@@ -97,6 +98,41 @@ fn number(parent: &Value, field: &str) -> Result<f64, String> {
         .and_then(Value::as_f64)
         .filter(|x| x.is_finite())
         .ok_or_else(|| format!("Invalid or missing numeric field '{field}'."))
+}
+
+/// Status and body for a new-API request: 403 without a key, 400 without a field mask or with a
+/// bad body, else 200 with the places the mask asks for. `header` gives a header's non-blank
+/// value by name; `query` is the URL's query (Google also takes `key` and `fields` there).
+pub(crate) fn new_api_answer<'a>(
+    header: impl Fn(&str) -> Option<&'a str>,
+    query: &'a [(String, String)],
+    body: &[u8],
+) -> (u16, Value) {
+    let key =
+        header("x-goog-api-key").or_else(|| query_value(query, "key").filter(|k| !k.is_empty()));
+    if key.is_none() {
+        return (
+            403,
+            new_api_error(403, NEW_API_MISSING_KEY_MESSAGE, "PERMISSION_DENIED"),
+        );
+    }
+    let mask = header("x-goog-fieldmask")
+        .or_else(|| query_value(query, "fields"))
+        .or_else(|| query_value(query, "$fields"))
+        .filter(|m| !m.trim().is_empty());
+    let Some(mask) = mask else {
+        return (
+            400,
+            new_api_error(400, NEW_API_MISSING_FIELD_MASK_MESSAGE, "INVALID_ARGUMENT"),
+        );
+    };
+    match parse_query(body) {
+        Ok(search) => {
+            let places = new_nearby(search.lat, search.lng, search.radius_m, search.max);
+            (200, apply_field_mask(places, mask))
+        }
+        Err(message) => (400, new_api_error(400, &message, "INVALID_ARGUMENT")),
+    }
 }
 
 /// Keeps only the place fields an `X-Goog-FieldMask` asks for.

@@ -1,7 +1,9 @@
 //! What the stand-in saw: received HTTP requests parsed into [`PlacesRequest`]s.
 
-use crate::legacy::{parse_location, parse_radius, query_value};
-use crate::new_api::parse_query;
+use serde_json::Value;
+
+use crate::legacy::{legacy_answer, parse_location, parse_radius, query_value};
+use crate::new_api::{new_api_answer, parse_query};
 
 /// Path of the legacy Nearby Search (JSON output).
 pub const LEGACY_PATH: &str = "/maps/api/place/nearbysearch/json";
@@ -49,6 +51,8 @@ pub struct PlacesRequest {
     pub headers: Vec<(String, String)>,
     /// The body, when it is JSON.
     pub body: Option<serde_json::Value>,
+    /// The body as received.
+    pub raw_body: Vec<u8>,
     /// The API key.
     pub key: Option<String>,
     /// `(lat, lng)` of the search centre.
@@ -86,6 +90,7 @@ impl PlacesRequest {
             query,
             headers,
             body,
+            raw_body: request.body.clone(),
             key: None,
             location: None,
             radius_m: None,
@@ -113,6 +118,21 @@ impl PlacesRequest {
             PlacesApi::Other => {}
         }
         parsed
+    }
+
+    /// What the stand-in answers this request when no failure is switched on: the HTTP status
+    /// and the JSON body (`Null` for a 404). A test predicts from it what the server that made
+    /// the request should relay.
+    pub fn answer(&self) -> (u16, Value) {
+        match self.api {
+            PlacesApi::Legacy => (200, legacy_answer(&self.query)),
+            PlacesApi::New => new_api_answer(
+                |name| self.header(name).filter(|v| !v.trim().is_empty()),
+                &self.query,
+                &self.raw_body,
+            ),
+            PlacesApi::Other => (404, Value::Null),
+        }
     }
 
     /// The first value of a header, by lower-case name.

@@ -10,16 +10,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use herd_wire::google_json::to_google_string;
-use serde_json::Value;
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::config::FailureMode;
-use crate::legacy::{legacy_answer, query_value};
-use crate::new_api::{
-    NEW_API_MISSING_FIELD_MASK_MESSAGE, NEW_API_MISSING_KEY_MESSAGE, apply_field_mask,
-    new_api_error, new_nearby, parse_query,
-};
-use crate::request::PlacesApi;
+use crate::legacy::legacy_answer;
+use crate::request::{PlacesApi, PlacesRequest};
 
 /// Content type of every JSON answer, as Google sends it.
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
@@ -110,12 +105,7 @@ impl PlacesResponder {
         match api {
             PlacesApi::Legacy => json_response(200, self.legacy_body(request).as_bytes().to_vec()),
             PlacesApi::New => {
-                let query: Vec<(String, String)> = request
-                    .url
-                    .query_pairs()
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect();
-                let (status, body) = new_api_answer(request, &query);
+                let (status, body) = PlacesRequest::from_recorded(request).answer();
                 let body = serde_json::to_string_pretty(&body).unwrap_or_default();
                 json_response(status, body.into_bytes())
             }
@@ -148,41 +138,4 @@ impl Respond for PlacesResponder {
 
 fn json_response(status: u16, body: Vec<u8>) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body, JSON_CONTENT_TYPE)
-}
-
-/// Status and body for a new-API request: 403 without a key, 400 without a field
-/// mask or with a bad body, else 200 with the places the mask asks for.
-fn new_api_answer(request: &Request, query: &[(String, String)]) -> (u16, Value) {
-    let header = |name: &str| {
-        request
-            .headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .filter(|value| !value.trim().is_empty())
-    };
-    let key =
-        header("x-goog-api-key").or_else(|| query_value(query, "key").filter(|k| !k.is_empty()));
-    if key.is_none() {
-        return (
-            403,
-            new_api_error(403, NEW_API_MISSING_KEY_MESSAGE, "PERMISSION_DENIED"),
-        );
-    }
-    let mask = header("x-goog-fieldmask")
-        .or_else(|| query_value(query, "fields"))
-        .or_else(|| query_value(query, "$fields"))
-        .filter(|m| !m.trim().is_empty());
-    let Some(mask) = mask else {
-        return (
-            400,
-            new_api_error(400, NEW_API_MISSING_FIELD_MASK_MESSAGE, "INVALID_ARGUMENT"),
-        );
-    };
-    match parse_query(&request.body) {
-        Ok(search) => {
-            let body = new_nearby(search.lat, search.lng, search.radius_m, search.max);
-            (200, apply_field_mask(body, mask))
-        }
-        Err(message) => (400, new_api_error(400, &message, "INVALID_ARGUMENT")),
-    }
 }

@@ -9,7 +9,7 @@ use crate::at_judge::{OPERANDS, check_at_reply, send_iamat, setup_iamat};
 use crate::case;
 use crate::expect::error_reply;
 use crate::fixtures::{time_from_now, unique_position};
-use crate::runner::{Ctx, Failure, Problem, Shape, TestCase, fail};
+use crate::runner::{Ctx, Failure, Problem, Shape, TestCase, fail, first_line, no_reply_problem};
 use crate::wire::{End, lines_end};
 
 pub static TESTS: &[TestCase] = &[
@@ -238,6 +238,55 @@ pub static TESTS: &[TestCase] = &[
         invalid
     ),
     case!(
+        "errors/copy-known-command",
+        Must,
+        [],
+        "The copy of an invalid WHATSAT keeps every byte inside the line: runs of white space, leading zeros.",
+        invalid
+    ),
+    case!(
+        "errors/time-infinity",
+        Must,
+        [],
+        "`Infinity` as a client time is invalid (Decision, §2: digits with an optional fraction).",
+        invalid
+    ),
+    case!(
+        "errors/position-nonfinite",
+        Must,
+        [],
+        "A position made of `nan` and `inf` is malformed (§2: decimal degrees).",
+        invalid
+    ),
+    case!(
+        "errors/one-line-reply",
+        Must,
+        [],
+        "An invalid command that ends in `\\n` gets exactly one line: nothing follows the `? ` line before the next reply.",
+        one_line_reply
+    ),
+    case!(
+        "errors/rejected-keeps-stored",
+        Must,
+        [],
+        "An IAMAT answered with `?` (valid position, invalid time) changes nothing: WHATSAT still shows the stored AT line.",
+        rejected_keeps_stored
+    ),
+    case!(
+        "errors/rejected-stores-nothing",
+        Must,
+        [],
+        "An IAMAT with time `nan` stores nothing: a later valid IAMAT for the same client is stored and shown by WHATSAT.",
+        rejected_stores_nothing
+    ),
+    case!(
+        "errors/long-line",
+        Must,
+        [],
+        "A line over 64 KiB gets a `? ` reply (its copy may be cut) and the connection goes on answering.",
+        long_line
+    ),
+    case!(
         "errors/same-connection-continues",
         Must,
         [],
@@ -388,6 +437,21 @@ const INVALID: &[(&str, Client, &[u8])] = &[
     ),
     ("errors/copy-crlf", Client::Fresh, b"HELLO {id} world\r\n"),
     (
+        "errors/copy-known-command",
+        Client::Known,
+        b"WHATSAT  {id}\t010 5x",
+    ),
+    (
+        "errors/time-infinity",
+        Client::Fresh,
+        b"IAMAT {id} {pos} Infinity",
+    ),
+    (
+        "errors/position-nonfinite",
+        Client::Fresh,
+        b"IAMAT {id} +nan-inf {t}",
+    ),
+    (
         "errors/not-utf8",
         Client::Fresh,
         b"HELLO \xff\xfe {id} \xc3",
@@ -441,14 +505,9 @@ async fn invalid(ctx: &Ctx) -> Result<(), Problem> {
     }
     let shown = String::from_utf8_lossy(crate::expect::trim(&line)).into_owned();
     let message = if got.bytes.is_empty() {
-        match got.end {
-            End::Timeout => format!(
-                "no reply at all within {} s to the invalid command `{shown}`: every invalid command gets `? ` and a copy",
-                ctx.env.timeout.as_secs_f64()
-            ),
-            _ => format!(
-                "the server closed the connection without replying to `{shown}` (did the handler crash?)"
-            ),
+        match no_reply_problem(&got, &line) {
+            Err(Problem::Fail(f)) => f.message,
+            _ => format!("no reply at all to the invalid command `{shown}`"),
         }
     } else if got.bytes.starts_with(b"? ") && got.bytes.ends_with(b"\n") {
         let mut untrimmed = b"? ".to_vec();
@@ -536,6 +595,184 @@ async fn same_connection_continues(ctx: &Ctx) -> Result<(), Problem> {
     check_at_reply(ctx, &x, OPERANDS)
 }
 
+/// Sends `bytes` on one connection in the run's framing (eof: then half-closes) and reads until
+/// `complete` finds the end (line framing) or the server closes (eof framing).
+async fn send_on_one_connection(
+    ctx: &Ctx,
+    bytes: &[u8],
+    complete: impl Fn(&[u8]) -> Option<usize>,
+) -> Result<crate::wire::Received, Problem> {
+    let err = |e: String| Problem::Fail(Failure::new(e));
+    let mut conn = ctx.connect().await?;
+    conn.send(bytes).await.map_err(err)?;
+    Ok(match ctx.env.framing {
+        crate::runner::Framing::Line => conn.read_until(complete, ctx.deadline).await,
+        crate::runner::Framing::Eof => {
+            conn.half_close().await.map_err(err)?;
+            conn.read_to_eof(ctx.deadline).await
+        }
+    })
+}
+
+/// Where the first line that starts with `AT ` begins.
+fn at_line_start(buf: &[u8]) -> Option<usize> {
+    if buf.starts_with(b"AT ") {
+        return Some(0);
+    }
+    buf.windows(4).position(|w| w == b"\nAT ").map(|i| i + 1)
+}
+
+/// End of the first complete line that starts with `AT `.
+fn through_at_line(buf: &[u8]) -> Option<usize> {
+    let start = at_line_start(buf)?;
+    let end = buf[start..].iter().position(|&b| b == b'\n')?;
+    Some(start + end + 1)
+}
+
+/// A fresh valid IAMAT (with its newline) that closes a script, so the read has an end to find.
+fn closing_iamat(ctx: &Ctx) -> Vec<u8> {
+    let (position, _, _) = unique_position();
+    format!(
+        "IAMAT {} {position} {}\n",
+        ctx.client_id("-after"),
+        time_from_now(-1_000_000)
+    )
+    .into_bytes()
+}
+
+async fn one_line_reply(ctx: &Ctx) -> Result<(), Problem> {
+    let bad = format!("HELLO {} world", ctx.client_id(""));
+    let script = [format!("{bad}\n").as_bytes(), &closing_iamat(ctx)].concat();
+    let got = send_on_one_connection(ctx, &script, through_at_line).await?;
+    let expected = error_reply(bad.as_bytes());
+    if got.bytes.starts_with(&expected) && got.bytes[expected.len()..].starts_with(b"AT ") {
+        return Ok(());
+    }
+    let message = if got.bytes.is_empty() {
+        format!("no reply at all to `{bad}` followed by an IAMAT")
+    } else if got.bytes.starts_with(&expected) && got.bytes[expected.len()..].starts_with(b"\n") {
+        "an extra `\\n` follows the `? ` line: the copy kept the command's own newline, so a line client reads an empty line as the next reply".to_owned()
+    } else if got.bytes.starts_with(b"? ") {
+        "the `? ` line is not an exact copy of the command, or something other than the next reply follows it".to_owned()
+    } else {
+        format!("the invalid command `{bad}` did not get `? ` and a copy")
+    };
+    let shown = &got.bytes[..at_line_start(&got.bytes).unwrap_or(got.bytes.len())];
+    Err(Problem::Fail(Failure::bytes(
+        format!("{message} (expected the `? ` line, then the IAMAT's AT line)"),
+        &expected,
+        shown,
+    )))
+}
+
+/// The AT line a WHATSAT for `id` shows first, or a failure naming why there is none.
+async fn shown_at_line(ctx: &Ctx, id: &str) -> Result<Vec<u8>, Problem> {
+    let command = format!("WHATSAT {id} 10 1");
+    let reply = ctx.reply_to(command.as_bytes(), Shape::Whatsat).await?;
+    Ok(first_line(&reply).to_vec())
+}
+
+async fn rejected_keeps_stored(ctx: &Ctx) -> Result<(), Problem> {
+    let id = ctx.client_id("");
+    let (old_position, _, _) = unique_position();
+    let stored = setup_iamat(ctx, &id, &old_position, &time_from_now(-2_000_000_000)).await?;
+    let (new_position, _, _) = unique_position();
+    let bad = format!("IAMAT {id} {new_position} 16214648x7.959498503");
+    let reply = ctx.reply_to(bad.as_bytes(), Shape::Line).await?;
+    if !reply.starts_with(b"? ") {
+        return Err(Problem::Fail(Failure::bytes(
+            format!("the IAMAT with an invalid time `{bad}` did not get `? `"),
+            &error_reply(bad.as_bytes()),
+            &reply,
+        )));
+    }
+    let shown = shown_at_line(ctx, &id).await?;
+    if shown == stored {
+        return Ok(());
+    }
+    let message = if shown
+        .windows(new_position.len())
+        .any(|w| w == new_position.as_bytes())
+    {
+        "an IAMAT answered with `?` still changed the stored location: WHATSAT shows its position (a rejected command must change nothing)"
+    } else {
+        "after an IAMAT answered with `?`, WHATSAT no longer shows the client's stored AT line"
+    };
+    Err(Problem::Fail(Failure::bytes(
+        message,
+        &[stored.as_slice(), b"\n"].concat(),
+        &[shown.as_slice(), b"\n"].concat(),
+    )))
+}
+
+async fn rejected_stores_nothing(ctx: &Ctx) -> Result<(), Problem> {
+    let id = ctx.client_id("");
+    let (nan_position, _, _) = unique_position();
+    let nan = format!("IAMAT {id} {nan_position} nan");
+    // Whether `nan` is refused is errors/time-nan's business; this test is about what it leaves.
+    ctx.exchange(nan.as_bytes(), Shape::Line).await?;
+    let (position, _, _) = unique_position();
+    let stored = setup_iamat(ctx, &id, &position, &time_from_now(-1_000_000)).await?;
+    let shown = shown_at_line(ctx, &id).await?;
+    if shown == stored {
+        return Ok(());
+    }
+    let message = if shown.ends_with(b" nan") {
+        "after `IAMAT ... nan` a later valid IAMAT for the same client was not stored: WHATSAT still shows the `nan` update (a `nan` time compares false with everything, so it blocks every later update)"
+    } else {
+        "after `IAMAT ... nan` a later valid IAMAT for the same client was not stored: WHATSAT shows another AT line"
+    };
+    Err(Problem::Fail(Failure::bytes(
+        message,
+        &[stored.as_slice(), b"\n"].concat(),
+        &[shown.as_slice(), b"\n"].concat(),
+    )))
+}
+
+/// Bytes of the over-long line in errors/long-line: over 64 KiB (65,536), the common limit of
+/// asyncio's `readline`.
+const LONG_LINE_BYTES: usize = 70_000;
+
+async fn long_line(ctx: &Ctx) -> Result<(), Problem> {
+    let head = format!("HELLO {} ", ctx.client_id(""));
+    let mut long = head.clone().into_bytes();
+    long.resize(LONG_LINE_BYTES, b'x');
+    let script = [long.as_slice(), b"\n", &closing_iamat(ctx)].concat();
+    let got = send_on_one_connection(ctx, &script, through_at_line).await?;
+    let first = first_line(&got.bytes);
+    let after = got.bytes.get(first.len() + 1..).unwrap_or_default();
+    let message = if got.bytes.is_empty() {
+        match got.end {
+            End::Eof => format!(
+                "a {LONG_LINE_BYTES}-byte line closed the connection without any reply (a reader with a 64 KiB limit gave up?)"
+            ),
+            _ => format!("no reply at all to a {LONG_LINE_BYTES}-byte line and the IAMAT after it"),
+        }
+    } else if !first.starts_with(b"? ") {
+        format!("a {LONG_LINE_BYTES}-byte invalid line did not get a `? ` reply")
+    } else if !after.starts_with(b"AT ") {
+        format!(
+            "after the `? ` reply to a {LONG_LINE_BYTES}-byte line, the connection did not answer the IAMAT that followed"
+        )
+    } else {
+        return Ok(());
+    };
+    let mut actual = got.bytes.clone();
+    if actual.len() > 300 {
+        let tail = actual.split_off(actual.len() - 150);
+        actual.truncate(150);
+        actual.extend_from_slice(format!("…({} bytes)…", got.bytes.len() - 300).as_bytes());
+        actual.extend_from_slice(&tail);
+    }
+    Err(Problem::Fail(Failure {
+        message: format!(
+            "{message} (expected `? {head}xxx…` with the copy whole or cut, then the IAMAT's AT line)"
+        ),
+        actual: Some(actual),
+        ..Failure::default()
+    }))
+}
+
 async fn server_survives(ctx: &Ctx) -> Result<(), Problem> {
     let hostile: Vec<(&str, Vec<u8>)> = vec![
         (
@@ -603,7 +840,14 @@ mod tests {
 
     #[test]
     fn every_invalid_test_has_a_line_and_back() {
-        let special = ["errors/same-connection-continues", "errors/server-survives"];
+        let special = [
+            "errors/same-connection-continues",
+            "errors/server-survives",
+            "errors/one-line-reply",
+            "errors/rejected-keeps-stored",
+            "errors/rejected-stores-nothing",
+            "errors/long-line",
+        ];
         for t in TESTS.iter().filter(|t| !special.contains(&t.id)) {
             assert!(
                 INVALID.iter().any(|(id, _, _)| *id == t.id),

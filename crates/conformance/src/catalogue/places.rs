@@ -1,14 +1,17 @@
-//! `places/*`: the request the implementation sent to Places for a WHATSAT (protocol.md §3):
-//! the legacy Nearby Search endpoint, the client's location, the radius in metres, a key.
+//! `places/*`: the request the implementation sent to Places for a WHATSAT (protocol.md §3),
+//! legacy Nearby Search or Places API (New), whichever it calls: the endpoint, the client's
+//! location, the radius in metres, a key, and for the New API the field mask and result count.
 //!
 //! Each test uses a position no other test uses and finds its own request among those the
 //! stand-in recorded by that location.
 
-use mocks::PlacesRequest;
+use mocks::{PlacesApi, PlacesRequest};
+use serde_json::Value;
 
 use crate::at_judge::setup_iamat;
 use crate::case;
 use crate::fixtures::{time_from_now, unique_position};
+use crate::places_call::{center_of, request_at};
 use crate::runner::{Ctx, Problem, Shape, TestCase, fail};
 
 pub static TESTS: &[TestCase] = &[
@@ -16,21 +19,21 @@ pub static TESTS: &[TestCase] = &[
         "places/endpoint",
         Must,
         [],
-        "WHATSAT makes a legacy Nearby Search request: `GET /maps/api/place/nearbysearch/json`.",
+        "WHATSAT makes a Nearby Search request: legacy `GET /maps/api/place/nearbysearch/json` or Places API (New) `POST /v1/places:searchNearby`.",
         endpoint
     ),
     case!(
         "places/location",
         Must,
         [],
-        "The request's `location` is `LAT,LNG` of the client's stored position.",
+        "The request's centre is the client's stored position (legacy `location=LAT,LNG`; New `center` latitude and longitude).",
         location
     ),
     case!(
         "places/radius-metres",
         Must,
         [],
-        "The request's `radius` is the WHATSAT radius in metres (10 km → 10000).",
+        "The request's radius is the WHATSAT radius in metres (10 km → 10000).",
         radius_metres
     ),
     case!(
@@ -44,8 +47,22 @@ pub static TESTS: &[TestCase] = &[
         "places/key",
         Must,
         [],
-        "The request carries a non-empty `key`.",
+        "The request carries a non-empty API key (legacy `key`; New `X-Goog-Api-Key`).",
         key
+    ),
+    case!(
+        "places/field-mask",
+        Must,
+        [],
+        "A Places API (New) request carries a non-empty `X-Goog-FieldMask` (Google refuses it without one).",
+        field_mask
+    ),
+    case!(
+        "places/result-count",
+        Must,
+        [],
+        "A Places API (New) request asks for at least the WHATSAT bound: `maxResultCount` left out or between the bound and 20.",
+        result_count
     ),
 ];
 
@@ -56,14 +73,15 @@ struct Sent {
     lng: f64,
 }
 
-/// IAMAT at a fresh position, WHATSAT with `radius`, then the stand-in's record of the request.
-async fn request_for(ctx: &Ctx, radius: &str) -> Result<Sent, Problem> {
+/// IAMAT at a fresh position, WHATSAT with `radius` and `bound`, then the stand-in's record of
+/// the request.
+async fn request_for(ctx: &Ctx, radius: &str, bound: usize) -> Result<Sent, Problem> {
     let id = ctx.client_id("");
     let (position, lat, lng) = unique_position();
     setup_iamat(ctx, &id, &position, &time_from_now(-1_000_000)).await?;
     let reply = ctx
         .reply_to(
-            format!("WHATSAT {id} {radius} 1").as_bytes(),
+            format!("WHATSAT {id} {radius} {bound}").as_bytes(),
             Shape::Whatsat,
         )
         .await?;
@@ -73,22 +91,13 @@ async fn request_for(ctx: &Ctx, radius: &str) -> Result<Sent, Problem> {
             String::from_utf8_lossy(crate::expect::trim(&reply))
         ));
     }
-    let received = ctx.env.stand_in.received().await;
-    let ours = received.iter().find(|r| {
-        let loc = query(r, "location").and_then(parse_location).or(r.location);
-        loc.is_some_and(|(a, b)| (a - lat).abs() < 1e-7 && (b - lng).abs() < 1e-7)
-    });
-    match ours {
-        Some(request) => Ok(Sent {
-            request: request.clone(),
-            lat,
-            lng,
-        }),
+    match request_at(ctx, lat, lng).await {
+        Some(request) => Ok(Sent { request, lat, lng }),
         None => fail(format!(
             "the Places stand-in at {} received no request for location {lat},{lng} ({} requests in \
              all): is the server started with this URL as its Places base URL?",
             ctx.env.stand_in.uri(),
-            received.len()
+            ctx.env.stand_in.received().await.len()
         )),
     }
 }
@@ -100,12 +109,7 @@ fn query<'a>(r: &'a PlacesRequest, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn parse_location(text: &str) -> Option<(f64, f64)> {
-    let (a, b) = text.split_once(',')?;
-    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
-}
-
-/// The request line as the stand-in saw it, for messages.
+/// The request as the stand-in saw it, for messages (the key left out).
 fn shown(r: &PlacesRequest) -> String {
     let q: Vec<String> = r
         .query
@@ -118,44 +122,75 @@ fn shown(r: &PlacesRequest) -> String {
             }
         })
         .collect();
-    format!("{} {}?{}", r.method, r.path, q.join("&"))
+    let line = if q.is_empty() {
+        format!("{} {}", r.method, r.path)
+    } else {
+        format!("{} {}?{}", r.method, r.path, q.join("&"))
+    };
+    match (r.api, &r.body) {
+        (PlacesApi::New, Some(body)) => format!("{line} {body}"),
+        (PlacesApi::New, None) => format!(
+            "{line} (body not JSON: {})",
+            String::from_utf8_lossy(&r.raw_body)
+        ),
+        _ => line,
+    }
+}
+
+/// A New-API body's `locationRestriction.circle.radius`, as sent.
+fn new_api_radius(r: &PlacesRequest) -> Option<&Value> {
+    r.body
+        .as_ref()?
+        .get("locationRestriction")?
+        .get("circle")?
+        .get("radius")
 }
 
 async fn endpoint(ctx: &Ctx) -> Result<(), Problem> {
-    let s = request_for(ctx, "10").await?;
-    let r = &s.request;
-    if r.method != "GET" || r.path != "/maps/api/place/nearbysearch/json" {
+    let s = request_for(ctx, "10", 1).await?;
+    if s.request.api == PlacesApi::Other {
         return fail(format!(
-            "the Places request was `{}`; the suite's stand-in checks the legacy Nearby Search \
-             `GET /maps/api/place/nearbysearch/json`",
-            shown(r)
+            "the Places request was `{}`; expected the legacy Nearby Search \
+             `GET /maps/api/place/nearbysearch/json` or Places API (New) \
+             `POST /v1/places:searchNearby`",
+            shown(&s.request)
         ));
     }
     Ok(())
 }
 
 async fn location(ctx: &Ctx) -> Result<(), Problem> {
-    let s = request_for(ctx, "10").await?;
-    match query(&s.request, "location") {
-        Some(text) if parse_location(text) == Some((s.lat, s.lng)) => Ok(()),
-        other => fail(format!(
-            "the request's location is {}; expected `{},{}` (request: `{}`)",
-            other.map_or("missing".into(), |t| format!("`{t}`")),
-            s.lat,
-            s.lng,
-            shown(&s.request)
-        )),
+    let s = request_for(ctx, "10", 1).await?;
+    let r = &s.request;
+    if center_of(r) == Some((s.lat, s.lng)) {
+        return Ok(());
     }
+    let sent = match r.api {
+        PlacesApi::Legacy => query(r, "location").map(|t| format!("`{t}`")),
+        _ => center_of(r).map(|(a, b)| format!("latitude {a}, longitude {b}")),
+    };
+    fail(format!(
+        "the request's location is {}; expected {},{} (request: `{}`)",
+        sent.unwrap_or_else(|| "missing".into()),
+        s.lat,
+        s.lng,
+        shown(r)
+    ))
 }
 
 async fn check_radius(ctx: &Ctx, radius: &str, metres: f64) -> Result<(), Problem> {
-    let s = request_for(ctx, radius).await?;
-    match query(&s.request, "radius") {
-        Some(text) if text.parse::<f64>().ok() == Some(metres) => Ok(()),
+    let s = request_for(ctx, radius, 1).await?;
+    let r = &s.request;
+    let sent: Option<String> = match r.api {
+        PlacesApi::New => new_api_radius(r).map(Value::to_string),
+        _ => query(r, "radius").map(str::to_owned),
+    };
+    match sent {
+        Some(text) if text.trim_matches('"').parse::<f64>().ok() == Some(metres) => Ok(()),
         other => fail(format!(
             "the request's radius is {} for WHATSAT radius {radius} km; expected {metres} (metres = km × 1000) (request: `{}`)",
             other.map_or("missing".into(), |t| format!("`{t}`")),
-            shown(&s.request)
+            shown(r)
         )),
     }
 }
@@ -169,12 +204,68 @@ async fn radius_fractional(ctx: &Ctx) -> Result<(), Problem> {
 }
 
 async fn key(ctx: &Ctx) -> Result<(), Problem> {
-    let s = request_for(ctx, "10").await?;
-    match query(&s.request, "key") {
+    let s = request_for(ctx, "10", 1).await?;
+    let r = &s.request;
+    let (key, name) = match r.api {
+        PlacesApi::New => (
+            r.header("x-goog-api-key").or_else(|| query(r, "key")),
+            "`X-Goog-Api-Key` header",
+        ),
+        _ => (query(r, "key"), "`key` parameter"),
+    };
+    match key {
         Some(k) if !k.trim().is_empty() => Ok(()),
         _ => fail(format!(
-            "the request has no (or an empty) `key` parameter (request: `{}`)",
-            shown(&s.request)
+            "the request has no (or an empty) {name} (request: `{}`)",
+            shown(r)
         )),
     }
+}
+
+/// The test's request when it went to Places API (New); a skip for the legacy API.
+async fn new_api_request(ctx: &Ctx, bound: usize) -> Result<PlacesRequest, Problem> {
+    let s = request_for(ctx, "10", bound).await?;
+    if s.request.api != PlacesApi::New {
+        return Err(Problem::Skip(
+            "the server calls the legacy Nearby Search, not Places API (New)".into(),
+        ));
+    }
+    Ok(s.request)
+}
+
+async fn field_mask(ctx: &Ctx) -> Result<(), Problem> {
+    let r = new_api_request(ctx, 1).await?;
+    match r
+        .header("x-goog-fieldmask")
+        .or_else(|| query(&r, "fields"))
+        .or_else(|| query(&r, "$fields"))
+    {
+        Some(mask) if !mask.trim().is_empty() => Ok(()),
+        _ => fail(format!(
+            "the Places API (New) request has no (or an empty) `X-Goog-FieldMask` header, so Google answers 400 (request: `{}`)",
+            shown(&r)
+        )),
+    }
+}
+
+/// The bound result-count asks for.
+const RESULT_COUNT_BOUND: usize = 5;
+
+async fn result_count(ctx: &Ctx) -> Result<(), Problem> {
+    let r = new_api_request(ctx, RESULT_COUNT_BOUND).await?;
+    let sent = r.body.as_ref().and_then(|b| b.get("maxResultCount"));
+    let fits = match sent {
+        None | Some(Value::Null) => true,
+        Some(n) => n
+            .as_u64()
+            .is_some_and(|n| (RESULT_COUNT_BOUND as u64..=20).contains(&n)),
+    };
+    if fits {
+        return Ok(());
+    }
+    fail(format!(
+        "the request's maxResultCount is {} for WHATSAT bound {RESULT_COUNT_BOUND}; expected it left out or between {RESULT_COUNT_BOUND} and 20 (request: `{}`)",
+        sent.map_or("missing".into(), Value::to_string),
+        shown(&r)
+    ))
 }

@@ -1,8 +1,8 @@
 //! `whatsat/*`: the reply to WHATSAT (protocol.md §3) — the stored AT line, the Places JSON cut to
 //! the bound, the newline rules, Google's layout, and Places errors passed through.
 //!
-//! The expected JSON is the stand-in's answer for the client's position and the radius in metres
-//! (`mocks::legacy_nearby`, which is what the stand-in serves), with `results` cut to the bound.
+//! The expected JSON is the stand-in's answer to the Places request the server made for the
+//! WHATSAT, legacy or New (see [`crate::places_call`]), with its place list cut to the bound.
 
 use std::time::Duration;
 
@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::at_judge::setup_iamat;
 use crate::case;
-use crate::expect::{google_layout, json_difference};
-use crate::fixtures::{time_from_now, unique_position};
+use crate::expect::google_layout;
+use crate::fixtures::{position_with_signs, time_from_now, unique_position};
+use crate::places_call::{self, Expected, expected_relay};
 use crate::runner::{Ctx, Failure, Problem, Shape, TestCase, fail};
 
 pub static TESTS: &[TestCase] = &[
@@ -23,31 +24,45 @@ pub static TESTS: &[TestCase] = &[
         at_line_stored
     ),
     case!(
+        "whatsat/position-plus-sign",
+        Must,
+        [],
+        "The AT line of a WHATSAT reply keeps the position as sent, the longitude's `+` included (`-33.86+151.20`).",
+        position_plus_sign
+    ),
+    case!(
+        "whatsat/integer-position",
+        Must,
+        [],
+        "A client whose IAMAT gave an integer position (`+34-118`) is answered by WHATSAT like any other.",
+        integer_position
+    ),
+    case!(
         "whatsat/json-value",
         Must,
         [],
-        "The JSON equals the Places answer for the client's position and radius, with `results` cut to the bound.",
+        "The JSON equals the Places answer to the server's request for the client, its place list (`results`, or `places` for Places API (New)) cut to the bound.",
         json_value
     ),
     case!(
         "whatsat/bound-0",
         Must,
         [],
-        "Bound 0 is valid and gives `results` empty, the rest of the answer unchanged.",
+        "Bound 0 is valid and gives no places (`results` or `places` empty), the rest of the answer unchanged.",
         bound_0
     ),
     case!(
         "whatsat/bound-20",
         Must,
         [],
-        "Bound 20 is valid and gives Google's 20 results.",
+        "Bound 20 is valid and gives Google's 20 places.",
         bound_20
     ),
     case!(
         "whatsat/bound-above-count",
         Must,
         [],
-        "A bound above the number of results leaves them all (4 results for 1 km, bound 10).",
+        "A bound above the number of places found leaves them all (4 places for 1 km, bound 10).",
         bound_above_count
     ),
     case!(
@@ -82,21 +97,21 @@ pub static TESTS: &[TestCase] = &[
         "whatsat/google-layout",
         Should,
         [],
-        "The JSON is laid out like Google's: 3-space indent, `\"key\" : value`.",
+        "The JSON is laid out like Google's legacy answer: 3-space indent, `\"key\" : value` (not judged for Places API (New)).",
         google_layout_test
     ),
     case!(
         "whatsat/zero-results",
         Must,
         [],
-        "A `ZERO_RESULTS` answer from Places is passed through as it is.",
+        "An answer with no places (legacy `ZERO_RESULTS`, New `{}`) is passed through as it is.",
         zero_results
     ),
     case!(
         "whatsat/places-failure",
         Should,
         [Alone],
-        "When Places fails (HTTP 500), the reply is still the AT line and a JSON object with a non-OK status: never `?`, never silence.",
+        "When Places fails (HTTP 500), the reply is still the AT line and a JSON object that is not a success answer: never `?`, never silence.",
         places_failure
     ),
     case!(
@@ -140,15 +155,6 @@ async fn known_client(ctx: &Ctx) -> Result<Known, Problem> {
         lng,
         at_line,
     })
-}
-
-/// The answer the stand-in gives for this search, with `results` cut to `bound`.
-pub fn expected_json(lat: f64, lng: f64, radius_km: f64, bound: usize) -> Value {
-    let mut value = mocks::legacy_nearby(lat, lng, radius_km * 1000.0);
-    if let Some(Value::Array(results)) = value.get_mut("results") {
-        results.truncate(bound);
-    }
-    value
 }
 
 /// The whole reply the suite expects (Google layout, two final newlines).
@@ -202,34 +208,51 @@ fn body_json(reply: &[u8], body: &[u8], expected: &[u8]) -> Result<Value, Proble
     })
 }
 
-/// Fails unless the reply's JSON equals `expected` by value; names untrimmed results.
+/// How much of the JSON a test judges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// All of it: the tests about the JSON.
+    Whole,
+    /// Only the place list, which shows that the right client's position was searched: the
+    /// tests about something else, so a deviation elsewhere in the JSON fails only the tests
+    /// about the JSON.
+    PlaceList,
+}
+
+/// Fails unless the reply's JSON is `expected` by value (within `scope`); names every deviation.
 fn check_json(
     reply: &[u8],
     body: &[u8],
     at_line: &[u8],
-    expected: &Value,
-    bound: usize,
+    expected: &Expected,
+    scope: Scope,
 ) -> Result<(), Problem> {
-    let expected_bytes = expected_reply(at_line, expected);
+    let expected_bytes = expected_reply_like(at_line, expected, body);
     let actual = body_json(reply, body, &expected_bytes)?;
-    if &actual == expected {
+    let judged = match scope {
+        Scope::Whole => actual.clone(),
+        Scope::PlaceList => {
+            let key = expected.list_key();
+            let mut only = expected.value.clone();
+            if let (Value::Object(only), Some(list)) = (&mut only, actual.get(key)) {
+                only.insert(key.to_owned(), list.clone());
+            }
+            only
+        }
+    };
+    if expected.matches(&judged) {
         return Ok(());
     }
-    let got_results = actual
-        .get("results")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    let message = if got_results > bound
-        && json_difference(expected, &actual).is_some_and(|d| d.starts_with("$.results:"))
-    {
-        format!(
-            "results not cut to the bound: {got_results} results for bound {bound} (the JSON's `results` must hold at most the bound)"
-        )
-    } else {
-        format!(
-            "the JSON differs from the Places answer: {}",
-            json_difference(expected, &actual).unwrap_or_else(|| "values differ".into())
-        )
+    let deviations = places_call::deviations(expected, &judged);
+    let message = match deviations.as_slice() {
+        [] => "the JSON differs from the Places answer".to_owned(),
+        [one] if one.contains(" not cut to the bound") || one.starts_with("a spurious") => {
+            one.clone()
+        }
+        many => format!(
+            "the JSON differs from the Places answer to the server's request: {}",
+            many.join("; ")
+        ),
     };
     Err(Problem::Fail(Failure::bytes(
         message,
@@ -238,17 +261,49 @@ fn check_json(
     )))
 }
 
+/// The reply the suite expects, its JSON laid out like `actual_body` where the layout is not the
+/// point (a Places API (New) answer has no layout of record), so the marked difference is a real
+/// one.
+fn expected_reply_like(at_line: &[u8], expected: &Expected, actual_body: &[u8]) -> Vec<u8> {
+    if expected.api != mocks::PlacesApi::New {
+        return expected_reply(at_line, &expected.value);
+    }
+    let indent = actual_body
+        .split(|&b| b == b'\n')
+        .find_map(|l| {
+            let n = l.iter().take_while(|&&b| b == b' ').count();
+            (n > 0).then_some(n)
+        })
+        .unwrap_or(2);
+    let spaces = vec![b' '; indent];
+    let mut json = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(&spaces);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut json, formatter);
+    if serde::Serialize::serialize(&expected.value, &mut serializer).is_err() {
+        return expected_reply(at_line, &expected.value);
+    }
+    [at_line, b"\n", &json, b"\n\n"].concat()
+}
+
+/// The JSON a WHATSAT for client `k` with `radius_km` and `bound` must relay, from the Places
+/// request the server made for it.
+async fn relay_for(ctx: &Ctx, k: &Known, radius_km: f64, bound: usize) -> Expected {
+    let request = places_call::request_at(ctx, k.lat, k.lng).await;
+    expected_relay(request.as_ref(), (k.lat, k.lng), radius_km, bound)
+}
+
 /// One known client, one WHATSAT, JSON checked by value.
-async fn judge_json(ctx: &Ctx, radius: &str, radius_km: f64, bound: usize) -> Result<(), Problem> {
+async fn judge_json(
+    ctx: &Ctx,
+    radius: &str,
+    radius_km: f64,
+    bound: usize,
+    scope: Scope,
+) -> Result<(), Problem> {
     let k = known_client(ctx).await?;
     let (reply, _, body) = whatsat(ctx, &format!("WHATSAT {} {radius} {bound}", k.id)).await?;
-    check_json(
-        &reply,
-        &body,
-        &k.at_line,
-        &expected_json(k.lat, k.lng, radius_km, bound),
-        bound,
-    )
+    let expected = relay_for(ctx, &k, radius_km, bound).await;
+    check_json(&reply, &body, &k.at_line, &expected, scope)
 }
 
 async fn at_line_stored(ctx: &Ctx) -> Result<(), Problem> {
@@ -260,6 +315,32 @@ async fn at_line_stored(ctx: &Ctx) -> Result<(), Problem> {
         return Ok(());
     }
     Err(at_line_mismatch(&k.at_line, None, &first))
+}
+
+async fn position_plus_sign(ctx: &Ctx) -> Result<(), Problem> {
+    let id = ctx.client_id("");
+    let (position, _, _) = position_with_signs('-', '+');
+    let at_line = setup_iamat(ctx, &id, &position, &time_from_now(-1_000_000)).await?;
+    let (_, first, _) = whatsat(ctx, &format!("WHATSAT {id} 10 1")).await?;
+    if first == at_line {
+        return Ok(());
+    }
+    Err(at_line_mismatch(&at_line, None, &first))
+}
+
+async fn integer_position(ctx: &Ctx) -> Result<(), Problem> {
+    let id = ctx.client_id("");
+    let position = format!(
+        "+{}-{}",
+        rand::random_range(1..80u32),
+        rand::random_range(1..170u32)
+    );
+    let at_line = setup_iamat(ctx, &id, &position, &time_from_now(-1_000_000)).await?;
+    let (_, first, _) = whatsat(ctx, &format!("WHATSAT {id} 10 1")).await?;
+    if first == at_line {
+        return Ok(());
+    }
+    Err(at_line_mismatch(&at_line, None, &first))
 }
 
 /// Names how a WHATSAT's first line differs from the stored AT line `want` (`older`: the AT line
@@ -275,6 +356,9 @@ fn at_line_mismatch(want: &[u8], older: Option<&[u8]>, got: &[u8]) -> Problem {
     let message = if older.is_some_and(|o| o == got) {
         "an older IAMAT replaced the newer one: WHATSAT shows the older AT line (updates older \
          than the stored one must be dropped)"
+    } else if w.len() == 6 && g.len() == 6 && w[..4] == g[..4] && w[4] != g[4] && w[5] == g[5] {
+        "the position in the AT line was re-rendered when answering WHATSAT: it must be the \
+         stored line, the position byte for byte as the IAMAT sent it"
     } else if w.len() == 6 && g.len() == 6 && w[3..] == g[3..] {
         "the AT line was recomputed when answering WHATSAT (different difference or server \
          name): it must be the stored line the IAMAT produced, byte for byte"
@@ -289,27 +373,27 @@ fn at_line_mismatch(want: &[u8], older: Option<&[u8]>, got: &[u8]) -> Problem {
 }
 
 async fn json_value(ctx: &Ctx) -> Result<(), Problem> {
-    judge_json(ctx, "10", 10.0, 5).await
+    judge_json(ctx, "10", 10.0, 5, Scope::Whole).await
 }
 
 async fn bound_0(ctx: &Ctx) -> Result<(), Problem> {
-    judge_json(ctx, "10", 10.0, 0).await
+    judge_json(ctx, "10", 10.0, 0, Scope::Whole).await
 }
 
 async fn bound_20(ctx: &Ctx) -> Result<(), Problem> {
-    judge_json(ctx, "10", 10.0, 20).await
+    judge_json(ctx, "10", 10.0, 20, Scope::PlaceList).await
 }
 
 async fn bound_above_count(ctx: &Ctx) -> Result<(), Problem> {
-    judge_json(ctx, "1", 1.0, 10).await
+    judge_json(ctx, "1", 1.0, 10, Scope::PlaceList).await
 }
 
 async fn radius_50(ctx: &Ctx) -> Result<(), Problem> {
-    judge_json(ctx, "50", 50.0, 3).await
+    judge_json(ctx, "50", 50.0, 3, Scope::PlaceList).await
 }
 
 async fn fractional_radius(ctx: &Ctx) -> Result<(), Problem> {
-    judge_json(ctx, "10.5", 10.5, 3).await
+    judge_json(ctx, "10.5", 10.5, 3, Scope::PlaceList).await
 }
 
 async fn two_final_newlines(ctx: &Ctx) -> Result<(), Problem> {
@@ -375,8 +459,17 @@ async fn google_layout_test(ctx: &Ctx) -> Result<(), Problem> {
     let k = known_client(ctx).await?;
     let (reply, _, body) = whatsat(ctx, &format!("WHATSAT {} 10 2", k.id)).await?;
     let actual = body_json(&reply, &body, &reply)?;
-    let want = google_layout(&actual);
     let got = String::from_utf8_lossy(crate::expect::trim(&body)).into_owned();
+    let new_api = places_call::request_at(ctx, k.lat, k.lng)
+        .await
+        .is_some_and(|r| r.api == mocks::PlacesApi::New);
+    if new_api {
+        return Err(Problem::Skip(
+            "the server calls Places API (New); the layout of record (§3) is the legacy API's"
+                .into(),
+        ));
+    }
+    let want = google_layout(&actual);
     if got == want {
         return Ok(());
     }
@@ -400,11 +493,21 @@ async fn zero_results(ctx: &Ctx) -> Result<(), Problem> {
     let position = format!("{lat:+.6}{lng:+.6}");
     let at_line = setup_iamat(ctx, &id, &position, &time_from_now(-1_000_000)).await?;
     let (reply, _, body) = whatsat(ctx, &format!("WHATSAT {id} 10 5")).await?;
-    let expected = expected_json(lat, lng, 10.0, 5);
-    if expected.get("status").and_then(Value::as_str) != Some("ZERO_RESULTS") {
+    let k = Known {
+        id,
+        lat,
+        lng,
+        at_line,
+    };
+    let expected = relay_for(ctx, &k, 10.0, 5).await;
+    let empty = match expected.api {
+        mocks::PlacesApi::New => expected.value.get("places").is_none(),
+        _ => expected.value.get("status").and_then(Value::as_str) == Some("ZERO_RESULTS"),
+    };
+    if !empty {
         return fail("internal: the stand-in's zero-results area gave results");
     }
-    check_json(&reply, &body, &at_line, &expected, 5)
+    check_json(&reply, &body, &k.at_line, &expected, Scope::Whole)
 }
 
 async fn places_failure(ctx: &Ctx) -> Result<(), Problem> {
@@ -418,7 +521,7 @@ async fn places_failure(ctx: &Ctx) -> Result<(), Problem> {
     let got = got?;
     crate::runner::no_reply_problem(&got, b"WHATSAT (Places answering HTTP 500)")?;
     let reply = got.bytes;
-    let shape = "the AT line, then a JSON object whose `status` is not `OK`, then two newlines";
+    let shape = "the AT line, then a JSON object that is not a success answer (legacy: `status` not `OK`; New: no `places`), then two newlines";
     if reply.starts_with(b"? ") {
         return Err(Problem::Fail(Failure {
             message: format!(
@@ -446,6 +549,8 @@ async fn places_failure(ctx: &Ctx) -> Result<(), Problem> {
         Some("no JSON object follows the AT line")
     } else if status == Some("OK") {
         Some("the JSON claims status OK")
+    } else if json.as_ref().is_some_and(|j| j.get("places").is_some()) {
+        Some("the JSON holds `places`, as a successful Places API (New) answer does")
     } else if !reply.ends_with(b"}\n\n") {
         Some("it does not end with the JSON and two newlines")
     } else {
@@ -473,7 +578,14 @@ async fn keeps_newest(ctx: &Ctx) -> Result<(), Problem> {
     if first != newer {
         return Err(at_line_mismatch(&newer, Some(&older), &first));
     }
-    check_json(&reply, &body, &newer, &expected_json(lat, lng, 10.0, 2), 2)
+    let k = Known {
+        id,
+        lat,
+        lng,
+        at_line: newer,
+    };
+    let expected = relay_for(ctx, &k, 10.0, 2).await;
+    check_json(&reply, &body, &k.at_line, &expected, Scope::PlaceList)
 }
 
 async fn newer_replaces(ctx: &Ctx) -> Result<(), Problem> {
@@ -486,17 +598,19 @@ async fn newer_replaces(ctx: &Ctx) -> Result<(), Problem> {
     if first != newer {
         return Err(at_line_mismatch(&newer, None, &first));
     }
-    check_json(&reply, &body, &newer, &expected_json(lat, lng, 10.0, 2), 2)
+    let k = Known {
+        id,
+        lat,
+        lng,
+        at_line: newer,
+    };
+    let expected = relay_for(ctx, &k, 10.0, 2).await;
+    check_json(&reply, &body, &k.at_line, &expected, Scope::PlaceList)
 }
 
 async fn white_space(ctx: &Ctx) -> Result<(), Problem> {
     let k = known_client(ctx).await?;
     let (reply, _, body) = whatsat(ctx, &format!(" \tWHATSAT\t {}  10 \t3 ", k.id)).await?;
-    check_json(
-        &reply,
-        &body,
-        &k.at_line,
-        &expected_json(k.lat, k.lng, 10.0, 3),
-        3,
-    )
+    let expected = relay_for(ctx, &k, 10.0, 3).await;
+    check_json(&reply, &body, &k.at_line, &expected, Scope::PlaceList)
 }

@@ -296,12 +296,15 @@ pub fn no_reply_problem(got: &Received, command: &[u8]) -> Result<(), Problem> {
     let message = match &got.end {
         End::Complete | End::Quiet => return Ok(()),
         End::Silent { quiet, probe } => format!(
-            "no reply to `{what}`: nothing came for {:.2} s, twice, while the server answered a              probe IAMAT in {:.1} ms (a server must answer every command, also an invalid one)",
+            "no reply at all to `{what}`: nothing came for {:.2} s, twice, while the server \
+             answered a probe IAMAT in {:.1} ms (a server must answer every command, also an \
+             invalid one)",
             quiet.as_secs_f64(),
             probe.as_secs_f64() * 1000.0
         ),
         End::Unresponsive { probe } => format!(
-            "no reply to `{what}`, and the server did not answer a probe IAMAT within {:.1} s              either: it is hung, crashed or overloaded (not a verdict on this command)",
+            "no reply to `{what}`, and the server did not answer a probe IAMAT within {:.1} s \
+             either: it is hung, crashed or overloaded (not a verdict on this command)",
             probe.as_secs_f64()
         ),
         End::Eof => format!(

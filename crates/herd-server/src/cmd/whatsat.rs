@@ -10,6 +10,9 @@ use crate::server::ServerState;
 pub async fn run(whatsat: &Whatsat, state: &ServerState) -> Option<Vec<u8>> {
     let at = state.db.get(whatsat.client())?;
     let faults = &state.faults;
+    if faults.refuses_position(at.position().as_str().as_bytes()) {
+        return None;
+    }
     let bound = if faults.has(Fault::Untrimmed) {
         Bound::MAX
     } else {
@@ -24,8 +27,10 @@ pub async fn run(whatsat: &Whatsat, state: &ServerState) -> Option<Vec<u8>> {
     }
     let line = if faults.has(Fault::RecomputeDiff) {
         Faults::relabelled(&at, &state.name)
-    } else {
+    } else if faults.is_empty() {
         at.as_bytes().to_vec()
+    } else {
+        faults.rewrite_whatsat_line(at.as_bytes())
     };
     let mut reply = Vec::with_capacity(line.len() + json.len() + 3);
     reply.extend_from_slice(&line);
