@@ -23,6 +23,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod expect;
 pub mod fixtures;
+pub mod grade;
 pub mod herd_watch;
 pub mod patience;
 pub mod places_call;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use conformance::cli::{Args, run};
+use conformance::grade::GradeArgs;
 use conformance::reference::{ReferenceArgs, SUBCOMMAND, serve};
 
 #[tokio::main]
@@ -15,6 +16,10 @@ async fn main() -> ExitCode {
         // Exit now: the runtime's shutdown would wait for lingering blocking tasks, and a
         // stopped server must let go of its port promptly.
         std::process::exit(i32::from(code));
+    }
+    if std::env::args().nth(1).as_deref() == Some(conformance::grade::SUBCOMMAND) {
+        let args = GradeArgs::parse_from(std::env::args().skip(1));
+        return ExitCode::from(conformance::grade::run(args).await);
     }
     let args = Args::parse();
     // On Ctrl-C or SIGTERM the run future is dropped, which stops every server it spawned.

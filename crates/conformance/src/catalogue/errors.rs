@@ -238,6 +238,20 @@ pub static TESTS: &[TestCase] = &[
         invalid
     ),
     case!(
+        "errors/same-connection-continues",
+        Must,
+        [],
+        "After a `? ` reply the same connection still answers a valid command.",
+        same_connection_continues
+    ),
+    case!(
+        "errors/server-survives",
+        Must,
+        [],
+        "Hostile input (binary, NULs, a 100 KB line, a fractional radius for an unknown client) never stops the server from answering.",
+        server_survives
+    ),
+    case!(
         "errors/copy-known-command",
         Must,
         [],
@@ -285,20 +299,6 @@ pub static TESTS: &[TestCase] = &[
         [],
         "A line over 64 KiB gets a `? ` reply (its copy may be cut) and the connection goes on answering.",
         long_line
-    ),
-    case!(
-        "errors/same-connection-continues",
-        Must,
-        [],
-        "After a `? ` reply the same connection still answers a valid command.",
-        same_connection_continues
-    ),
-    case!(
-        "errors/server-survives",
-        Must,
-        [],
-        "Hostile input (binary, NULs, a 100 KB line, a fractional radius for an unknown client) never stops the server from answering.",
-        server_survives
     ),
 ];
 

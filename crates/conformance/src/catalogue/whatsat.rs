@@ -24,20 +24,6 @@ pub static TESTS: &[TestCase] = &[
         at_line_stored
     ),
     case!(
-        "whatsat/position-plus-sign",
-        Must,
-        [],
-        "The AT line of a WHATSAT reply keeps the position as sent, the longitude's `+` included (`-33.86+151.20`).",
-        position_plus_sign
-    ),
-    case!(
-        "whatsat/integer-position",
-        Must,
-        [],
-        "A client whose IAMAT gave an integer position (`+34-118`) is answered by WHATSAT like any other.",
-        integer_position
-    ),
-    case!(
         "whatsat/json-value",
         Must,
         [],
@@ -134,6 +120,20 @@ pub static TESTS: &[TestCase] = &[
         [],
         "Runs of spaces and tabs between WHATSAT fields are accepted.",
         white_space
+    ),
+    case!(
+        "whatsat/position-plus-sign",
+        Must,
+        [],
+        "The AT line of a WHATSAT reply keeps the position as sent, the longitude's `+` included (`-33.86+151.20`).",
+        position_plus_sign
+    ),
+    case!(
+        "whatsat/integer-position",
+        Must,
+        [],
+        "A client whose IAMAT gave an integer position (`+34-118`) is answered by WHATSAT like any other.",
+        integer_position
     ),
 ];
 

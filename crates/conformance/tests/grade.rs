@@ -1,0 +1,165 @@
+//! `conformance grade` on a batch of 20 Python-target variants (the correct server, its faults,
+//! and one submission that never starts): one command, one CSV and HTML summary with the right
+//! verdict per submission and test, a hung submission stopped at the time limit without
+//! stopping the batch, and no process left behind.
+
+mod common;
+
+use std::path::Path;
+
+use common::{conformance, stderr, stdout};
+
+/// Faults of the Python target caught by `errors/*` or `iamat/*` tests, with the test.
+const CAUGHT: &[(&str, &str)] = &[
+    ("float-position", "iamat/copy-position"),
+    ("six-digits", "iamat/diff-nine-digits"),
+    ("double-minus", "iamat/diff-client-ahead"),
+    ("no-sign", "iamat/diff-client-behind"),
+    ("float-diff", "iamat/diff-exact-far-future"),
+    ("silent-invalid", "errors/unknown-command"),
+    ("no-radius-limit", "errors/radius-above-50"),
+    ("no-bound-limit", "errors/bound-above-20"),
+    ("rebuilt-copy", "errors/copy-known-command"),
+    ("accept-nonfinite", "errors/time-infinity"),
+    ("rejected-overwrites", "errors/rejected-keeps-stored"),
+    ("nan-time-blocks", "errors/rejected-stores-nothing"),
+    ("long-line-drop", "errors/long-line"),
+    ("error-extra-newline", "errors/one-line-reply"),
+];
+
+/// Faults outside the selected sections: graded as passing.
+const UNSEEN: &[&str] = &["indent4", "untrimmed", "one-hop", "no-flood"];
+
+/// A marker in the hung submission's command, to find any process it left.
+const HUNG_MARKER: &str = "600.4242";
+
+fn leftover_processes() -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(HUNG_MARKER))
+        .collect()
+}
+
+fn cell<'a>(csv: &'a [Vec<String>], row: &str, column: &str) -> &'a str {
+    let col = csv[0]
+        .iter()
+        .position(|c| c == column)
+        .unwrap_or_else(|| panic!("no column {column}"));
+    let r = csv
+        .iter()
+        .find(|r| r[0] == row)
+        .unwrap_or_else(|| panic!("no row {row}"));
+    &r[col]
+}
+
+fn read_csv(path: &Path) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .expect("summary.csv")
+        .records()
+        .map(|r| r.expect("record").iter().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn a_batch_of_twenty_submissions_is_graded_in_one_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = common::python_spawn(&[]);
+    let mut manifest = format!("spawn = {}\n", toml_string(&base));
+    let mut names = vec!["correct".to_owned()];
+    names.extend(CAUGHT.iter().map(|(f, _)| (*f).to_owned()));
+    names.extend(UNSEEN.iter().map(|f| (*f).to_owned()));
+    for name in &names {
+        std::fs::create_dir(dir.path().join(name)).expect("mkdir");
+        manifest.push_str(&format!("[[submission]]\ndir = \"{name}\"\n"));
+        if name != "correct" {
+            manifest.push_str(&format!(
+                "spawn = {}\n",
+                toml_string(&format!("{base} --fault {name}"))
+            ));
+        }
+    }
+    std::fs::create_dir(dir.path().join("hung")).expect("mkdir");
+    manifest.push_str(&format!(
+        "[[submission]]\ndir = \"hung\"\nspawn = \"sleep {HUNG_MARKER} # {{name}} {{port}}\"\ntime_limit = \"4s\"\n"
+    ));
+    names.push("hung".into());
+    assert_eq!(names.len(), 20);
+    let manifest_path = dir.path().join("batch.toml");
+    std::fs::write(&manifest_path, manifest).expect("manifest");
+    let out_dir = dir.path().join("out");
+    let out = conformance(&[
+        "grade",
+        manifest_path.to_str().expect("path"),
+        "--jobs",
+        "2",
+        "--time-limit",
+        "120",
+        "--out",
+        out_dir.to_str().expect("path"),
+        "--",
+        "--run",
+        "errors/*",
+        "--run",
+        "iamat/*",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("20 submissions: "), "{text}");
+    assert!(stderr(&out).contains("[20/20] "), "{}", stderr(&out));
+
+    let csv = read_csv(&out_dir.join("summary.csv"));
+    assert_eq!(csv.len(), 21, "{csv:?}");
+    assert_eq!(cell(&csv, "correct", "status"), "passed");
+    assert_eq!(cell(&csv, "correct", "must_failed"), "0");
+    for (fault, test) in CAUGHT {
+        assert_eq!(cell(&csv, fault, "status"), "failed", "{fault}");
+        assert_eq!(cell(&csv, fault, test), "fail", "{fault} by {test}");
+        assert_eq!(cell(&csv, "correct", test), "pass", "{test}");
+    }
+    for fault in UNSEEN {
+        assert_eq!(cell(&csv, fault, "status"), "passed", "{fault}");
+    }
+    assert_eq!(cell(&csv, "hung", "status"), "timed-out");
+    assert!(cell(&csv, "six-digits", "iamat (MUST passed/judged)").contains('/'));
+
+    let html = std::fs::read_to_string(out_dir.join("index.html")).expect("index.html");
+    for name in &names {
+        assert!(html.contains(&format!("<h2 id=\"{name}\">")), "{name}");
+    }
+    assert!(html.contains("<b>iamat/diff-nine-digits</b>: "), "{html}");
+    assert!(html.contains("six-digits/report.json"), "{html}");
+    assert!(html.contains("Stopped at the time limit"), "{html}");
+    for name in names.iter().filter(|n| *n != "hung") {
+        for file in ["report.json", "report.xml", "output.txt"] {
+            assert!(out_dir.join(name).join(file).is_file(), "{name}/{file}");
+        }
+    }
+    assert_eq!(leftover_processes(), Vec::<String>::new());
+}
+
+#[test]
+fn a_bad_manifest_is_refused_saying_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = dir.path().join("m.toml");
+    std::fs::write(
+        &manifest,
+        "[[submission]]\ndir = \"missing\"\nspawn = \"x {name}\"\n",
+    )
+    .expect("write");
+    let out = conformance(&["grade", manifest.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("does not exist"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
