@@ -641,7 +641,8 @@ fn closing_iamat(ctx: &Ctx) -> Vec<u8> {
 }
 
 async fn one_line_reply(ctx: &Ctx) -> Result<(), Problem> {
-    let bad = format!("HELLO {} world", ctx.client_id(""));
+    // Invalid by its operand count, not by an unknown word (another test's business).
+    let bad = format!("IAMAT {} +1+1", ctx.client_id(""));
     let script = [format!("{bad}\n").as_bytes(), &closing_iamat(ctx)].concat();
     let got = send_on_one_connection(ctx, &script, through_at_line).await?;
     let expected = error_reply(bad.as_bytes());
@@ -734,9 +735,12 @@ async fn rejected_stores_nothing(ctx: &Ctx) -> Result<(), Problem> {
 const LONG_LINE_BYTES: usize = 70_000;
 
 async fn long_line(ctx: &Ctx) -> Result<(), Problem> {
-    let head = format!("HELLO {} ", ctx.client_id(""));
+    // An IAMAT with a long client ID and too few operands: invalid whatever the line limit,
+    // and not by an unknown word (another test's business).
+    let head = format!("IAMAT {}", ctx.client_id(""));
     let mut long = head.clone().into_bytes();
-    long.resize(LONG_LINE_BYTES, b'x');
+    long.resize(LONG_LINE_BYTES - " +1+1".len(), b'x');
+    long.extend_from_slice(b" +1+1");
     let script = [long.as_slice(), b"\n", &closing_iamat(ctx)].concat();
     let got = send_on_one_connection(ctx, &script, through_at_line).await?;
     let first = first_line(&got.bytes);

@@ -124,10 +124,16 @@ impl Progress for Bar {
             RunEnd::TimedOut => "stopped at the time limit".to_owned(),
             RunEnd::SuiteFailed(why) => format!("suite run failed: {why}"),
         };
-        self.bar.println(format!(
+        let line = format!(
             "[{}/{}] {}: {how} ({:.1} s)",
             s.0, self.total, g.submission.name, g.seconds
-        ));
+        );
+        // Without a terminal the bar is hidden and so is its println: the log still gets it.
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
         self.update(s.0, s.1);
     }
 }
