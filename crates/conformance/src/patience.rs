@@ -31,6 +31,9 @@ pub const QUIET_FLOOR: Duration = Duration::from_millis(250);
 const QUIET_RTTS: u32 = 8;
 /// How long a probe's answer (or its absence) stands for the reads that ask after it.
 const PROBE_FRESH: Duration = Duration::from_millis(500);
+/// How long an unanswered probe stands while the server sends nothing to anyone: a hung server
+/// costs each later read one quiet period, not a probe each.
+const UNANSWERED_FRESH: Duration = Duration::from_secs(10);
 /// A probe gets at least this long to be answered.
 const PROBE_FLOOR: Duration = Duration::from_secs(1);
 
@@ -53,8 +56,11 @@ pub struct Patience {
     /// The hard limit of one exchange (`--timeout`).
     ceiling: Duration,
     probe_text: String,
-    /// The last probe's result and when it ended; one probe at a time.
-    last_probe: tokio::sync::Mutex<Option<(Instant, Alive)>>,
+    /// Complete replies seen so far (any reply makes an unanswered probe stale).
+    replies: AtomicU64,
+    /// The last probe's result, when it ended and how many replies had been seen then; one
+    /// probe at a time.
+    last_probe: tokio::sync::Mutex<Option<(Instant, Alive, u64)>>,
 }
 
 impl Patience {
@@ -63,6 +69,7 @@ impl Patience {
             addr,
             framing,
             rtt_us: AtomicU64::new(0),
+            replies: AtomicU64::new(0),
             ceiling,
             probe_text: format!("IAMAT conf-alive-{stamp} +0.000001+0.000001 1.000000000"),
             last_probe: tokio::sync::Mutex::new(None),
@@ -82,6 +89,7 @@ impl Patience {
     /// Takes one observed round trip into the estimate: a slower one counts at once (half-way),
     /// a faster one slowly, so a busy spell raises the patience before it is needed.
     pub fn observe(&self, rtt: Duration) {
+        self.replies.fetch_add(1, Ordering::Relaxed);
         let new = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
         let _ = self
             .rtt_us
@@ -97,16 +105,23 @@ impl Patience {
     /// Whether the server answers a probe now (a recent probe's result is reused).
     pub async fn alive(&self) -> Alive {
         let mut last = self.last_probe.lock().await;
-        if let Some((at, alive)) = *last
-            && at.elapsed() < PROBE_FRESH
-        {
-            return alive;
+        if let Some((at, alive, replies)) = *last {
+            let fresh = match alive {
+                Alive::Answered(_) => at.elapsed() < PROBE_FRESH,
+                Alive::NoAnswer(_) => {
+                    at.elapsed() < UNANSWERED_FRESH
+                        && self.replies.load(Ordering::Relaxed) == replies
+                }
+            };
+            if fresh {
+                return alive;
+            }
         }
         let alive = self.probe().await;
         if let Alive::Answered(rtt) = alive {
             self.observe(rtt);
         }
-        *last = Some((Instant::now(), alive));
+        *last = Some((Instant::now(), alive, self.replies.load(Ordering::Relaxed)));
         alive
     }
 

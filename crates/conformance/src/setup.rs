@@ -254,6 +254,7 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
             seed: settings.seed,
             paces: Paces::new(framing, settings.timeout, &run_stamp),
             run_stamp,
+            restarts: tokio::sync::Mutex::new(()),
         }),
         header,
         target_label,

@@ -57,6 +57,9 @@ pub struct Env {
     pub run_stamp: String,
     /// Each server's pace: when a read is judged quiet, and the re-check before "no reply".
     pub paces: Paces,
+    /// Held while a test checks for crashed servers and restarts them, so concurrent tests
+    /// that all saw the same crash restart it once, not over each other.
+    pub restarts: tokio::sync::Mutex<()>,
 }
 
 impl Env {

@@ -59,12 +59,21 @@ pub async fn run(
         };
         let (batch, after) = rest.split_at(len);
         rest = after;
-        let mut finished = futures::stream::iter(batch)
-            .map(|(case, alias)| run_one(&env, case, alias, verdicts))
-            .buffered(jobs.max(1));
-        while let Some(result) = finished.next().await {
-            progress(&result);
-            results.push(result);
+        // Unordered, so one slow test does not hold back the start of the next ones; results
+        // are still reported in selection order.
+        let env = &env;
+        let mut finished = futures::stream::iter(batch.iter().enumerate())
+            .map(|(i, (case, alias))| async move { (i, run_one(env, case, alias, verdicts).await) })
+            .buffer_unordered(jobs.max(1));
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut next = 0;
+        while let Some((i, result)) = finished.next().await {
+            waiting.insert(i, result);
+            while let Some(result) = waiting.remove(&next) {
+                progress(&result);
+                results.push(result);
+                next += 1;
+            }
         }
     }
     results
@@ -163,11 +172,24 @@ async fn crashes_fail(env: &Env, verdict: Result<(), Problem>) -> Result<(), Pro
     if down.is_empty() {
         return verdict;
     }
+    // One restart at a time; a test that ran beside the crash may have restarted it already.
+    let _one_at_a_time = env.restarts.lock().await;
+    let still_down: Vec<String> = procs
+        .down_servers()
+        .await
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
     let mut notes = Vec::new();
     for gone in down {
-        let again = match procs.restart(&gone.name).await {
-            Ok(()) => "the suite started it again for the tests that follow".to_owned(),
-            Err(e) => format!("the suite could not start it again: {e}"),
+        let again = if !still_down.contains(&gone.name) {
+            "another test running at the same time saw it too, and the suite started it again"
+                .to_owned()
+        } else {
+            match procs.restart(&gone.name).await {
+                Ok(()) => "the suite started it again for the tests that follow".to_owned(),
+                Err(e) => format!("the suite could not start it again: {e}"),
+            }
         };
         notes.push(format!("during this test, server {gone}\n{again}"));
     }
