@@ -32,6 +32,8 @@ use crate::setup::{FramingChoice, Settings, Source, prepare};
 ///   conformance --run 'iamat/*' --skip iamat/diff-epoch --junit report.xml --json report.json
 ///   conformance --target localhost:12000 --known-failing known.txt --strict
 ///   conformance --run flood --run resilience --seed 7 --settle 3s
+///   conformance grade batch.toml                  # many submissions, one CSV + HTML summary
+///                                                 #   (see `conformance grade --help`)
 ///
 /// --spawn placeholders: {name} {port} {host} {address} {places_url} {herd} (a herd TOML file with
 /// every server's real address; also {herd_file}) {log_dir}. Without {port}, {address} or {herd}

@@ -93,7 +93,21 @@ fn herd_catalogue_passes(template: Option<&str>, seed: u64) {
     // Per update, a verdict for each of the five servers.
     let pairs = result_of(&report, "resilience/every-pair-down");
     let updates = pairs["propagation"].as_array().expect("propagation");
-    assert_eq!(updates.len(), 10, "{pairs}");
+    // First the baseline with every server up, then one update per pair of servers (10).
+    assert_eq!(updates.len(), 11, "{pairs}");
+    let (baseline, updates) = updates.split_first().expect("a baseline");
+    assert!(
+        baseline["update"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("(every server up)")),
+        "{baseline}"
+    );
+    assert!(
+        baseline["servers"]
+            .as_array()
+            .is_some_and(|s| s.iter().all(|s| s["verdict"] == "learned")),
+        "{baseline}"
+    );
     for u in updates {
         let servers = u["servers"].as_array().expect("servers");
         assert_eq!(servers.len(), 5, "{u}");

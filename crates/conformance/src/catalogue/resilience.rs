@@ -102,7 +102,7 @@ async fn baseline(ctx: &Ctx, all: &[String]) -> Result<(), Problem> {
     let how = Spread {
         resend: Some(RESEND),
         exact: false,
-        note: " (every server up)",
+        note: "every server up",
     };
     let client = ctx.client_id("-baseline");
     match spread_and_check(ctx, &origin, &client, &BTreeSet::new(), how).await {

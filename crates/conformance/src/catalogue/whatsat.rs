@@ -574,18 +574,7 @@ async fn keeps_newest(ctx: &Ctx) -> Result<(), Problem> {
     let (old_pos, _, _) = unique_position();
     let newer = setup_iamat(ctx, &id, &new_pos, &time_from_now(-1_000_000)).await?;
     let older = setup_iamat(ctx, &id, &old_pos, &time_from_now(-60_000_000_000)).await?;
-    let (reply, first, body) = whatsat(ctx, &format!("WHATSAT {id} 10 2")).await?;
-    if first != newer {
-        return Err(at_line_mismatch(&newer, Some(&older), &first));
-    }
-    let k = Known {
-        id,
-        lat,
-        lng,
-        at_line: newer,
-    };
-    let expected = relay_for(ctx, &k, 10.0, 2).await;
-    check_json(&reply, &body, &k.at_line, &expected, Scope::PlaceList)
+    shows_newest(ctx, id, (lat, lng), newer, Some(&older)).await
 }
 
 async fn newer_replaces(ctx: &Ctx) -> Result<(), Problem> {
@@ -594,9 +583,21 @@ async fn newer_replaces(ctx: &Ctx) -> Result<(), Problem> {
     let (new_pos, lat, lng) = unique_position();
     setup_iamat(ctx, &id, &old_pos, &time_from_now(-60_000_000_000)).await?;
     let newer = setup_iamat(ctx, &id, &new_pos, &time_from_now(-1_000_000)).await?;
+    shows_newest(ctx, id, (lat, lng), newer, None).await
+}
+
+/// A WHATSAT for `id` shows `newer` (the AT line of its newest IAMAT, at `lat, lng`) and the
+/// places around that position; `older` is the AT line of an older IAMAT, when one was sent.
+async fn shows_newest(
+    ctx: &Ctx,
+    id: String,
+    (lat, lng): (f64, f64),
+    newer: Vec<u8>,
+    older: Option<&[u8]>,
+) -> Result<(), Problem> {
     let (reply, first, body) = whatsat(ctx, &format!("WHATSAT {id} 10 2")).await?;
     if first != newer {
-        return Err(at_line_mismatch(&newer, None, &first));
+        return Err(at_line_mismatch(&newer, older, &first));
     }
     let k = Known {
         id,
