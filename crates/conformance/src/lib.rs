@@ -8,6 +8,7 @@
 //! - [`at_judge`]: the AT reply judged aspect by aspect;
 //! - [`herd_watch`]: sending an update and watching every server learn it;
 //! - [`fixtures`]: fresh positions and client times;
+//! - [`places_call`]: the Places request a WHATSAT made (legacy or New) and the JSON to relay;
 //! - [`wire`]: a client for both framings that records a transcript;
 //! - [`patience`]: when a read is judged quiet, from each server's own round trips;
 //! - [`setup`]: the servers under test (reference herd, `--target`, `--spawn`) and the probe;
@@ -16,7 +17,8 @@
 //! - [`sniffer`]: a listener in place of a stopped server, to count what neighbours send;
 //! - [`reference`]: the hidden `reference-server` mode that runs one reference server;
 //! - [`report`]: terminal, JUnit and JSON reports;
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line;
+//! - [`grade`]: `conformance grade`, the suite over a batch of submissions with one summary.
 
 pub mod at_judge;
 pub mod catalogue;

@@ -38,6 +38,9 @@ pub struct ReferenceArgs {
     /// A deliberate mistake (for the suite's self-tests).
     #[arg(long, value_enum)]
     pub fault: Vec<Fault>,
+    /// Which Places API to call.
+    #[arg(long, value_enum, default_value = "legacy")]
+    pub places_api: PlacesApi,
 }
 
 /// Serves until SIGTERM or Ctrl-C; returns the exit code.
@@ -71,7 +74,7 @@ async fn serve_inner(args: ReferenceArgs) -> anyhow::Result<()> {
     let places = PlacesChoice::choose(
         Some(&args.places_url),
         None,
-        PlacesApi::Legacy,
+        args.places_api,
         Duration::from_secs(5),
     )
     .await?;

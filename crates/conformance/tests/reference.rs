@@ -64,6 +64,28 @@ fn reference_herd_passes_every_test_and_reports_agree() {
     );
 }
 
+/// The reference server on Places API (New) passes every test judged by the New API's rules;
+/// only the legacy layout test does not apply.
+#[test]
+fn reference_herd_on_places_api_new_passes_every_test() {
+    let template = format!("{} --places-api new", common::reference_spawn(&[]));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let out = conformance(&["--spawn", &template, "--json", json.to_str().expect("path")]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert_eq!(terminal_counts(&text).1, 0, "{text}");
+    let report = json_report(&json);
+    let skipped: Vec<&str> = report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["outcome"] == "skip")
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(skipped, ["whatsat/google-layout"], "{text}");
+}
+
 #[test]
 fn list_prints_every_test_with_level_and_requirement() {
     let out = conformance(&["--list"]);

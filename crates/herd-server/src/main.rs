@@ -52,8 +52,9 @@ struct Args {
     #[arg(long, value_enum, default_value = "legacy")]
     places_api: PlacesApi,
 
-    /// How long a Places request may take before WHATSAT answers with an UNKNOWN_ERROR object.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    /// How long a Places request may take before WHATSAT answers with an UNKNOWN_ERROR object
+    /// (seconds, or a duration such as 1500ms).
+    #[arg(long, default_value = "5", value_parser = herd_wire::parse_duration, value_name = "DURATION")]
     places_timeout: Duration,
 
     /// Switch on a deliberate mistake (for testing graders; see herd_server::faults).
