@@ -277,6 +277,9 @@ class Server:
     tasks: set = field(default_factory=set)
     loop_counts: dict = field(default_factory=dict)
     flood_seq: int = 0
+    # Connections a fault keeps open, with their handler tasks: asyncio holds tasks only weakly,
+    # and a connection that is no longer read is otherwise collected (and closed) by the GC.
+    held_open: list = field(default_factory=list)
 
     def has(self, fault: str) -> bool:
         return fault in self.faults
@@ -292,7 +295,7 @@ class Server:
                 for line, terminated in split_lines(data):
                     if not await self.process(line, writer, terminated):
                         return
-                await self.hold_open(peer, "read-once")
+                await self.hold_open(peer, writer, "read-once")
                 return
             if self.has("eof-only"):
                 data = await reader.read()
@@ -327,7 +330,7 @@ class Server:
             self.log.info("client %s closed its side; closing", peer)
             for fault in ("never-close", "no-final-newline"):
                 if self.has(fault):
-                    await self.hold_open(peer, fault)
+                    await self.hold_open(peer, writer, fault)
         except Exception as e:  # never let a handler failure take the server down
             self.log.exception("handler for %s failed: %r; dropping connection", peer, e)
         finally:
@@ -337,9 +340,10 @@ class Server:
             except Exception:
                 pass
 
-    async def hold_open(self, peer, fault: str):
+    async def hold_open(self, peer, writer, fault: str):
         """Never close this connection (the socket stays open until the process ends)."""
         self.log.info("(fault %s) keeping the connection from %s open, not reading", fault, peer)
+        self.held_open.append((writer, asyncio.current_task()))
         await asyncio.Event().wait()
 
     async def reply(self, writer, text: str | bytes):
