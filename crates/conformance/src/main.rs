@@ -18,7 +18,9 @@ async fn main() -> ExitCode {
         std::process::exit(i32::from(code));
     }
     if std::env::args().nth(1).as_deref() == Some(conformance::grade::SUBCOMMAND) {
-        let args = GradeArgs::parse_from(std::env::args().skip(1));
+        // Named as typed, so usage lines and errors say `conformance grade`.
+        let argv = std::iter::once("conformance grade".to_owned()).chain(std::env::args().skip(2));
+        let args = GradeArgs::parse_from(argv);
         return ExitCode::from(conformance::grade::run(args).await);
     }
     let args = Args::parse();
