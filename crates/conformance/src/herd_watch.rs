@@ -60,7 +60,7 @@ pub async fn await_lines(
                 {
                     return Learned::after(server, since.elapsed());
                 }
-                if Instant::now() + POLL >= deadline {
+                if Instant::now() + POLL >= stretched(ctx, deadline) {
                     break answer;
                 }
                 tokio::time::sleep(POLL).await;
@@ -79,6 +79,16 @@ pub async fn await_lines(
         });
     }
     Ok(futures::future::join_all(watches).await)
+}
+
+/// How many of the herd's slowest round trips a convergence deadline grows by.
+const SETTLE_RTTS: u32 = 50;
+
+/// `deadline` stretched by the herd's current pace: on a busy machine a herd floods as slowly as
+/// it answers, so the settle period grows with the slowest server's round trips (by at most
+/// `--timeout`) instead of reporting a slow flood as a lost one.
+fn stretched(ctx: &Ctx, deadline: Instant) -> Instant {
+    deadline + (ctx.env.paces.slowest_rtt() * SETTLE_RTTS).min(ctx.env.timeout)
 }
 
 /// Checks that none of `servers` knows `client` (they are cut off from the update's origin).
@@ -247,7 +257,7 @@ pub async fn spread_and_check(
             let round_end = (Instant::now() + period).min(deadline);
             let got = await_lines(ctx, &expected, client, &lines, how, since, round_end).await?;
             let pending = got.iter().any(|l| l.verdict != Verdict::Learned);
-            if !pending || Instant::now() + POLL >= deadline {
+            if !pending || Instant::now() + POLL >= stretched(ctx, deadline) {
                 if pending {
                     break got;
                 }

@@ -184,6 +184,14 @@ impl Paces {
             Arc::new(Patience::new(addr, framing, self.ceiling, &self.stamp))
         })))
     }
+
+    /// The largest smoothed round trip among the servers spoken to so far.
+    pub fn slowest_rtt(&self) -> Duration {
+        self.by_addr
+            .lock()
+            .map(|map| map.values().map(|p| p.rtt()).max().unwrap_or_default())
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

@@ -99,6 +99,10 @@ pub enum Shape {
     Whatsat,
     /// Like `Whatsat`, then whatever else arrives within [`WHATSAT_GRACE`] (to see extra bytes).
     WhatsatLinger,
+    /// A herd poll's WHATSAT, read only as far as its verdict needs (the `? ` copy, or the AT
+    /// line and a JSON value that parses), so a server that ends no reply with a newline is
+    /// not waited a quiet period for at every poll. How replies end is the other shapes' job.
+    Poll,
 }
 
 /// How long to wait for the rest of a WHATSAT reply that looks complete but short of a newline.
@@ -274,6 +278,11 @@ async fn exchange_framed(
                 Shape::Line => conn.read_until(crate::wire::line_end, deadline).await,
                 Shape::Whatsat => conn.read_whatsat(deadline, WHATSAT_GRACE, false).await,
                 Shape::WhatsatLinger => conn.read_whatsat(deadline, WHATSAT_GRACE, true).await,
+                Shape::Poll => {
+                    let refused = [b"? ", crate::expect::trim(command)].concat();
+                    conn.read_until(|buf| poll_end(buf, &refused), deadline)
+                        .await
+                }
             })
         }
         Framing::Eof => {
@@ -282,6 +291,18 @@ async fn exchange_framed(
             Ok(conn.read_to_eof(deadline).await)
         }
     }
+}
+
+/// Where a poll's reply is complete enough to judge: a `? ` line at its newline or once it is
+/// the whole `refused` copy; an AT line once the JSON after it parses.
+fn poll_end(buf: &[u8], refused: &[u8]) -> Option<usize> {
+    if buf.starts_with(b"? ") {
+        return crate::wire::line_end(buf).or((buf == refused).then_some(buf.len()));
+    }
+    let first = crate::wire::line_end(buf)?;
+    let body = crate::expect::trim(&buf[first..]);
+    (!body.is_empty() && serde_json::from_slice::<serde_json::Value>(body).is_ok())
+        .then_some(buf.len())
 }
 
 /// Why a `needs:herd` test cannot run.

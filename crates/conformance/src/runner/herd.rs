@@ -100,7 +100,7 @@ pub async fn ask(ctx: &Ctx, server: SocketAddr, client: &str) -> Answer {
     let command = format!("WHATSAT {client} 1 1");
     let deadline = Instant::now() + ctx.env.timeout;
     match ctx
-        .poll_with(server, command.as_bytes(), Shape::Whatsat, deadline)
+        .poll_with(server, command.as_bytes(), Shape::Poll, deadline)
         .await
     {
         Err(e) => Answer::NoAnswer(e),
