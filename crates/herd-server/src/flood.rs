@@ -95,6 +95,14 @@ impl Flooder {
         Flooder { links }
     }
 
+    /// Bytes of updates queued on all links (bounded by `--link-queue-bytes` per link).
+    pub fn queued_bytes(&self) -> usize {
+        self.links
+            .iter()
+            .map(|link| link.queued.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Sends `at` to every neighbour but `except` (the one it came from); never waits.
     pub fn forward(&self, at: &Arc<AtLine>, except: Option<&str>) {
         self.forward_to(at, |neighbour| Some(neighbour) != except);
