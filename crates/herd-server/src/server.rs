@@ -172,10 +172,13 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: Can
             Err(e) => {
                 let exhausted = matches!(e.raw_os_error(), Some(code) if code == 24 || code == 23);
                 if exhausted && reserve.take().is_some() {
-                    // Accept the waiting connection with the freed descriptor and close it, so
-                    // its client is told at once instead of hanging in the backlog.
-                    if let Ok((stream, _)) = listener.accept().await {
-                        drop(stream);
+                    // With the freed descriptor, accept and close what waits in the backlog, so
+                    // those clients are told at once instead of hanging there.
+                    for _ in 0..1024 {
+                        match futures::FutureExt::now_or_never(listener.accept()) {
+                            Some(Ok((stream, _))) => drop(stream),
+                            _ => break,
+                        }
                     }
                     reserve = reserve_descriptor();
                 }
