@@ -337,7 +337,7 @@ async fn on_sigterm_a_whatsat_waiting_on_places_gets_its_answer() {
     let dir = tempfile::tempdir().unwrap();
     let (herd, addrs) = line_herd(dir.path());
     let server = start(
-        &"A",
+        "A",
         &herd,
         &dir.path().join("logs"),
         &places.uri(),
@@ -419,7 +419,7 @@ async fn at_descriptor_exhaustion_new_clients_are_closed_and_the_log_stays_quiet
     let log = std::fs::read_to_string(logs.join("A.log")).unwrap_or_default();
     let failures = log.matches("accept failed").count();
     assert!(
-        failures >= 1 && failures <= 6,
+        (1..=6).contains(&failures),
         "{failures} accept-failed lines in ~3 s:\n{log}"
     );
     // Freed descriptors serve again.
