@@ -1,0 +1,144 @@
+//! `--preload N`: before a herd is measured, store N distinct clients in it, so a run can show
+//! the rate of a herd that holds a million clients next to one that holds a thousand.
+//!
+//! The IAMATs are pipelined: a fixed set of `line` connections spread over the servers, each
+//! writing a window of lines and then reading one reply line per line written. The whole preload
+//! is bounded by `--preload-timeout`; progress goes to stderr.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::bail;
+use herd_wire::ClientTime;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout};
+
+use crate::request::position_for;
+
+/// Connections the preload uses in all (spread over the servers).
+const CONNECTIONS: u64 = 32;
+/// Lines written before their replies are read.
+const WINDOW: u64 = 128;
+/// How often progress is printed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// What a finished preload did.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Preloaded {
+    pub clients: u64,
+    /// IAMATs answered with anything but an AT line.
+    pub rejected: u64,
+    pub seconds: f64,
+}
+
+/// Stores `count` clients `bench-<run_id>-pre<n>` across `addresses`, within `limit`.
+pub async fn run(
+    count: u64,
+    addresses: &[String],
+    run_id: &str,
+    limit: Duration,
+    label: &str,
+) -> anyhow::Result<Preloaded> {
+    let started = Instant::now();
+    let done = Arc::new(AtomicU64::new(0));
+    let rejected = Arc::new(AtomicU64::new(0));
+    let connections = CONNECTIONS.min(count.max(1));
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        // Connection c sends clients c, c + connections, c + 2 × connections, …
+        let address = addresses[usize::try_from(c).unwrap_or(0) % addresses.len()].clone();
+        let (done, rejected) = (Arc::clone(&done), Arc::clone(&rejected));
+        let prefix = format!("bench-{run_id}-pre");
+        tasks.push(tokio::spawn(async move {
+            let mine: Vec<u64> = (c..count)
+                .step_by(usize::try_from(connections).unwrap_or(1))
+                .collect();
+            one_connection(&address, &prefix, &mine, &done, &rejected).await
+        }));
+    }
+    let progress = tokio::spawn(report_progress(Arc::clone(&done), count, label.to_owned()));
+    let all = futures::future::join_all(tasks);
+    let outcome = timeout(limit, all).await;
+    progress.abort();
+    let stored = done.load(Ordering::Relaxed);
+    let Ok(results) = outcome else {
+        bail!(
+            "the preload of {label} stored {stored} of {count} clients within --preload-timeout {}; raise the timeout or lower --preload",
+            humantime::format_duration(limit)
+        );
+    };
+    for r in results {
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                bail!("the preload of {label} failed after {stored} of {count} clients: {e}")
+            }
+            Err(e) => bail!("the preload of {label} failed: {e}"),
+        }
+    }
+    Ok(Preloaded {
+        clients: stored,
+        rejected: rejected.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+async fn one_connection(
+    address: &str,
+    prefix: &str,
+    clients: &[u64],
+    done: &AtomicU64,
+    rejected: &AtomicU64,
+) -> anyhow::Result<()> {
+    let stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to {address}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let mut stream = BufReader::new(stream);
+    let mut batch = Vec::with_capacity(usize::try_from(WINDOW).unwrap_or(128) * 80);
+    let mut line = Vec::with_capacity(128);
+    for window in clients.chunks(usize::try_from(WINDOW).unwrap_or(128)) {
+        batch.clear();
+        let time = ClientTime::now().to_wire();
+        for n in window {
+            let position = position_for(usize::try_from(*n).unwrap_or(0));
+            batch.extend_from_slice(format!("IAMAT {prefix}{n} {position} {time}\n").as_bytes());
+        }
+        stream
+            .get_mut()
+            .write_all(&batch)
+            .await
+            .map_err(|e| anyhow::anyhow!("{address}: {e}"))?;
+        for _ in window {
+            line.clear();
+            let n = stream
+                .read_until(b'\n', &mut line)
+                .await
+                .map_err(|e| anyhow::anyhow!("{address}: {e}"))?;
+            if n == 0 {
+                bail!("{address} closed the connection during the preload");
+            }
+            if !line.starts_with(b"AT ") {
+                rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            done.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+/// Prints `preload of HERD: N of M clients (R/s)` to stderr every couple of seconds.
+async fn report_progress(done: Arc<AtomicU64>, count: u64, label: String) {
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let n = done.load(Ordering::Relaxed);
+        let rate = n as f64 / start.elapsed().as_secs_f64().max(1e-3);
+        let text = format!("herd-bench: preload of {label}: {n} of {count} clients ({rate:.0}/s)");
+        eprintln!("{text}");
+    }
+}
