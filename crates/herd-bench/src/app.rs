@@ -356,6 +356,10 @@ fn add_cpu(a: CpuUse, b: CpuUse) -> CpuUse {
             0.0
         },
         includes_herd: a.includes_herd || b.includes_herd,
+        machine_busy_share: match (a.machine_busy_share, b.machine_busy_share) {
+            (Some(x), Some(y)) if wall > 0.0 => Some((x * a.wall_s + y * b.wall_s) / wall),
+            _ => None,
+        },
     }
 }
 

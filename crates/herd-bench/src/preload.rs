@@ -3,7 +3,9 @@
 //!
 //! The IAMATs are pipelined: a fixed set of `line` connections spread over the servers, each
 //! writing a window of lines and then reading one reply line per line written. The whole preload
-//! is bounded by `--preload-timeout`; progress goes to stderr.
+//! is bounded by `--preload-timeout`; progress goes to stderr. A preload ends only when every
+//! server knows the last client of every connection, so the flood it started is over before the
+//! measurement begins (updates on one link arrive in order, so the last one arrives last).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,12 +17,16 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
-use crate::request::position_for;
+use crate::args::Framing;
+use crate::conn::Endpoint;
+use crate::request::{Request, position_for};
 
 /// Connections the preload uses in all (spread over the servers).
 const CONNECTIONS: u64 = 32;
 /// Lines written before their replies are read.
 const WINDOW: u64 = 128;
+/// How often a server that does not know a preloaded client yet is asked again.
+const SETTLE_POLL: Duration = Duration::from_millis(20);
 /// How often progress is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
@@ -78,11 +84,47 @@ pub async fn run(
             Err(e) => bail!("the preload of {label} failed: {e}"),
         }
     }
+    // The last client of each connection, at every server.
+    let last: Vec<String> = (0..connections)
+        .filter_map(|c| {
+            (c..count)
+                .step_by(usize::try_from(connections).unwrap_or(1))
+                .last()
+        })
+        .map(|n| format!("bench-{run_id}-pre{n}"))
+        .collect();
+    let left = limit.saturating_sub(started.elapsed());
+    if timeout(left, settle(addresses, &last)).await.is_err() {
+        bail!(
+            "the preload of {label} stored {stored} clients, but its flood had not reached every server within --preload-timeout {}; raise the timeout or lower --preload",
+            humantime::format_duration(limit)
+        );
+    }
     Ok(Preloaded {
         clients: stored,
         rejected: rejected.load(Ordering::Relaxed),
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Waits until every server answers WHATSAT for every client of `ids` with its AT line.
+async fn settle(addresses: &[String], ids: &[String]) {
+    let each = addresses.iter().map(|address| async move {
+        let endpoint = Endpoint {
+            name: address.clone(),
+            address: address.clone(),
+            framing: Framing::Line,
+            timeout: Duration::from_secs(5),
+        };
+        let mut slot = None;
+        for id in ids {
+            let request = Request::whatsat(id, 1, 0);
+            while endpoint.exchange(&mut slot, &request).await.is_err() {
+                tokio::time::sleep(SETTLE_POLL).await;
+            }
+        }
+    });
+    futures::future::join_all(each).await;
 }
 
 async fn one_connection(

@@ -356,7 +356,7 @@ impl Report {
         let c = &self.cpu;
         let _ = writeln!(
             out,
-            "Bench CPU: {:.2}s user + {:.2}s system over {:.1}s = {:.0}% of {} cores{}",
+            "Bench CPU: {:.2}s user + {:.2}s system over {:.1}s = {:.0}% of {} cores{}{}",
             c.user_s,
             c.system_s,
             c.wall_s,
@@ -366,7 +366,10 @@ impl Report {
                 " (includes the in-process herd)"
             } else {
                 ""
-            }
+            },
+            c.machine_busy_share
+                .map(|m| format!("; the whole machine {:.0}% busy", m * 100.0))
+                .unwrap_or_default()
         );
         for w in &self.warnings {
             let _ = writeln!(out, "warning: {w}");
@@ -458,6 +461,17 @@ fn warnings(r: &Report) -> Vec<String> {
         w.push(format!(
             "the bench and its in-process herd used {:.0}% of this machine's {} cores: the CPU, not the herd's design, is the limit",
             c.share_of_machine * 100.0,
+            c.cores
+        ));
+    }
+    // With the herd in this process, everything else on the machine is someone else's load.
+    if let Some(busy) = c.machine_busy_share
+        && c.includes_herd
+        && busy - c.share_of_machine >= 0.25
+    {
+        w.push(format!(
+            "other processes used {:.0}% of this machine's {} cores during the run: the figures are not this herd's (or the bench's) alone; measure on a quiet machine",
+            (busy - c.share_of_machine) * 100.0,
             c.cores
         ));
     }
