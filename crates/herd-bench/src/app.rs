@@ -120,7 +120,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
                 .await?;
                 eprintln!(
                     "herd-bench: preloaded {} clients into {} in {:.1}s",
-                    done.clients, herd.label, done.seconds
+                    done.clients, herd.label, done.stored_in_s
                 );
                 preloads[side] = Some(done);
             }

@@ -312,14 +312,22 @@ impl Report {
         if let Some(pre) = &self.preload {
             let _ = writeln!(
                 out,
-                "Preload: {} clients stored before the measurement in {:.1}s ({:.0}/s){}",
+                "Preload: {} clients stored before the measurement in {:.1}s ({:.0}/s){}; {}",
                 pre.clients,
-                pre.seconds,
-                pre.clients as f64 / pre.seconds.max(1e-9),
+                pre.stored_in_s,
+                pre.clients as f64 / pre.stored_in_s.max(1e-9),
                 if pre.rejected > 0 {
                     format!(", {} rejected", pre.rejected)
                 } else {
                     String::new()
+                },
+                if pre.settled {
+                    format!("flooded to every server after {:.1}s", pre.seconds)
+                } else {
+                    format!(
+                        "the flood had not reached every server after {:.1}s",
+                        pre.seconds
+                    )
                 }
             );
         }

@@ -275,6 +275,7 @@ async fn preload_stores_distinct_clients_before_measuring() {
         report["preload"]
     );
     assert_eq!(u(&report["preload"]["rejected"]), 0);
+    assert_eq!(report["preload"]["settled"], true);
     assert!(report["floor"].is_null());
     assert!(
         run.stdout.contains("Preload: 3000 clients stored"),
