@@ -812,3 +812,30 @@ def test_fault_new_api_spurious_results(fault_herds):
     out = send_eof(p, b"WHATSAT ns1 10 0")
     assert json.loads(PlacesStub.posts[-1][2])["maxResultCount"] == 20
     assert out == at + json.dumps({"places": NEW_PLACES, "results": []}, indent=3, ensure_ascii=False).encode() + b"\n\n"
+
+
+# --------------------------------------------------------------------------- --loop uvloop
+
+
+def test_uvloop_herd_answers_floods_and_logs_its_loop(tmp_path, places_url):
+    h = Herd(tmp_path, places_url, {"A": ["B"], "B": []}, args=["--loop", "uvloop"])
+    try:
+        t = now_text()
+        at = send_eof(h.ports["A"], f"IAMAT uv.loop +34.068930-118.445127 {t}\n".encode())
+        assert at.startswith(b"AT A ") and at.endswith(f" uv.loop +34.068930-118.445127 {t}\n".encode()), at
+        deadline = time.time() + 5
+        while True:
+            out = send_eof(h.ports["B"], b"WHATSAT uv.loop 10 2\n")
+            if not out.startswith(b"?") or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        assert out.startswith(at) and out.endswith(b"}\n\n"), out
+        assert "event loop: uvloop" in (h.logdir / "A.log").read_text()
+    finally:
+        h.stop()
+
+
+def test_unknown_loop_is_refused(tmp_path):
+    r = subprocess.run([sys.executable, str(SERVER), "A", "--herd", "x.toml", "--loop", "trio"], capture_output=True)
+    assert r.returncode == 2
+    assert b"invalid choice: 'trio'" in r.stderr

@@ -1,20 +1,23 @@
-//! The whole command: choose and start the herd(s), check they listen, run the workload (once,
-//! or in alternation for `--compare`), print the summary and write the requested files.
+//! The whole command: choose and start the herd(s), check they listen, measure the loopback
+//! floor, preload, run the workload (once, or each herd in turn for `--compare`), print the
+//! summary and write the requested files.
 
 use anyhow::{Context as _, bail};
 use herd_wire::{ClientTime, Herd};
 use std::fmt::Write as _;
 
 use crate::args::Args;
+use crate::compare::{self, letter};
 use crate::conn::Endpoint;
 use crate::herds::{self, HerdSource, StartedHerd};
 use crate::load::{self, Workload};
+use crate::preload::{self, Preloaded};
 use crate::probe::Polling;
 use crate::progress::Progress;
-use crate::report::{Parameters, Percentiles, Report, ServerAddress, ms};
+use crate::report::{Parameters, Report, ServerAddress};
 use crate::stats::RunStats;
 use crate::sys::{CpuClock, CpuUse, raise_open_files};
-use crate::{hgrm, plot};
+use crate::{floor, hgrm, plot};
 
 /// Why the command failed, and so its exit status.
 #[derive(Debug, thiserror::Error)]
@@ -41,20 +44,7 @@ impl Failure {
 
 /// Runs the command; prints the summary to stdout.
 pub async fn run(args: Args) -> Result<(), Failure> {
-    if args.clients == 0 {
-        return Err(anyhow::anyhow!("--clients must be at least 1").into());
-    }
-    if args.duration.is_zero() {
-        return Err(anyhow::anyhow!("--duration must be more than 0").into());
-    }
-    if args.rounds == 0 {
-        return Err(anyhow::anyhow!("--rounds must be at least 1").into());
-    }
-    if args.max_probes == 0 && args.probe_ratio > 0.0 {
-        return Err(
-            anyhow::anyhow!("--max-probes must be at least 1 (or use --probe-ratio 0)").into(),
-        );
-    }
+    // Value ranges (--clients, --duration, --rounds, --max-probes, …) are checked by clap.
     let topology = Herd::load(&args.herd).map_err(anyhow::Error::from)?;
     let sources = sources(&args, &topology)?;
 
@@ -76,7 +66,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
 
     let in_process = sources
         .iter()
-        .any(|s| matches!(s, HerdSource::Reference(_)));
+        .any(|s| matches!(s, HerdSource::Reference(_) | HerdSource::Sink(_)));
     let clients = fit_clients(&args, topology.servers().len(), in_process);
 
     let mut herds = Vec::new();
@@ -97,26 +87,49 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             settle: args.settle,
             interval: args.poll_interval,
         },
-        max_probes: args.max_probes.max(1),
+        max_probes: args.max_probes,
     };
     println!(
         "{}",
         header(&args, &workload, &herds, places_url.as_deref())
     );
 
+    let floor = if args.floor_requests > 0 {
+        Some(floor::measure(args.floor_requests, args.framing, args.timeout).await?)
+    } else {
+        None
+    };
+
     let progress = Progress::on_terminal();
     let run_id = run_id();
     let mut results: Vec<Option<(RunStats, CpuUse)>> = vec![None; herds.len()];
+    let mut preloads: Vec<Option<Preloaded>> = vec![None; herds.len()];
     let mut down = None;
     'rounds: for round in 0..args.rounds {
         for (side, herd) in herds.iter().enumerate() {
             progress.label(&side_name(side, herds.len(), args.rounds, round));
+            if round == 0 && args.preload > 0 {
+                let addresses: Vec<String> = herd.servers.iter().map(|(_, a)| a.clone()).collect();
+                let done = preload::run(
+                    args.preload,
+                    &addresses,
+                    &format!("{run_id}{side}"),
+                    args.preload_timeout,
+                    &herd.label,
+                )
+                .await?;
+                eprintln!(
+                    "herd-bench: preloaded {} clients into {} in {:.1}s",
+                    done.clients, herd.label, done.stored_in_s
+                );
+                preloads[side] = Some(done);
+            }
             let endpoints = endpoints(herd, &args);
             let clock = CpuClock::start();
             let stats = load::run(
                 &workload,
                 &endpoints,
-                &format!("{run_id}{}", round * 2 + u32::try_from(side).unwrap_or(0)),
+                &format!("{run_id}{}", round as usize * herds.len() + side),
                 &progress,
             )
             .await;
@@ -139,7 +152,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
 
     let mut reports = Vec::new();
     let mut all_stats = Vec::new();
-    for (herd, result) in herds.iter().zip(results) {
+    for ((herd, result), preload) in herds.iter().zip(results).zip(preloads) {
         let Some((stats, cpu)) = result else { continue };
         let params = parameters(
             &args,
@@ -149,7 +162,8 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             places_url.as_deref(),
             stats.rounds,
         );
-        reports.push(Report::new(params, &stats, cpu));
+        reports
+            .push(Report::new(params, &stats, cpu).with_floor_and_preload(floor.clone(), preload));
         all_stats.push(stats);
     }
 
@@ -160,8 +174,8 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             println!("== {}: {} ==", letter(side), report.parameters.herd);
             println!("{}", report.render());
         }
-        if let [a, b] = &reports[..] {
-            print!("{}", comparison_table(a, b));
+        if reports.len() > 1 {
+            print!("{}", compare::table(&reports));
         }
     }
 
@@ -191,16 +205,16 @@ pub async fn run(args: Args) -> Result<(), Failure> {
 
 fn sources(args: &Args, topology: &Herd) -> anyhow::Result<Vec<HerdSource>> {
     if let Some(compare) = &args.compare {
-        let [a, b] = &compare[..] else {
-            bail!("--compare takes two herds: A B");
-        };
-        return Ok(vec![
-            HerdSource::from_operand(a, topology)?,
-            HerdSource::from_operand(b, topology)?,
-        ]);
+        // clap asks for at least two.
+        return compare
+            .iter()
+            .map(|operand| HerdSource::from_operand(operand, topology))
+            .collect();
     }
     Ok(vec![if args.spawn_reference {
         HerdSource::Reference(topology.clone())
+    } else if args.sink {
+        HerdSource::Sink(topology.clone())
     } else if let Some(template) = &args.spawn {
         HerdSource::from_operand(&format!("spawn:{template}"), topology)?
     } else if !args.targets.is_empty() {
@@ -317,14 +331,10 @@ fn run_id() -> String {
     format!("{:x}", (micros as u64) & 0xff_ffff_ffff)
 }
 
-fn letter(side: usize) -> &'static str {
-    if side == 0 { "A" } else { "B" }
-}
-
 fn side_name(side: usize, sides: usize, rounds: u32, round: u32) -> String {
     match (sides, rounds) {
         (1, _) => String::new(),
-        (_, 1) => letter(side).to_owned(),
+        (_, 1) => letter(side),
         _ => format!("{} {}/{rounds}", letter(side), round + 1),
     }
 }
@@ -346,6 +356,10 @@ fn add_cpu(a: CpuUse, b: CpuUse) -> CpuUse {
             0.0
         },
         includes_herd: a.includes_herd || b.includes_herd,
+        machine_busy_share: match (a.machine_busy_share, b.machine_busy_share) {
+            (Some(x), Some(y)) if wall > 0.0 => Some((x * a.wall_s + y * b.wall_s) / wall),
+            _ => None,
+        },
     }
 }
 
@@ -385,7 +399,8 @@ fn header(args: &Args, w: &Workload, herds: &[StartedHerd], places_url: Option<&
     if args.rounds > 1 && herds.len() > 1 {
         let _ = write!(
             out,
-            "\nAlternating A, B for {} rounds; figures merge the rounds per herd.",
+            "\nRunning {} in turn for {} rounds; figures merge the rounds per herd.",
+            (0..herds.len()).map(letter).collect::<Vec<_>>().join(", "),
             args.rounds
         );
     }
@@ -429,111 +444,6 @@ fn parameters(
     }
 }
 
-/// B / A, or None when either is missing or A is zero.
-fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) if a > 0.0 => Some(b / a),
-        _ => None,
-    }
-}
-
-/// One row of the comparison: A's and B's figure (`None`: nothing was measured), and whether it
-/// is a latency in µs.
-struct Row {
-    name: &'static str,
-    a: Option<f64>,
-    b: Option<f64>,
-    latency: bool,
-}
-
-/// A latency percentile, or `None` when its histogram is empty.
-fn pick(p: &Percentiles, f: fn(&Percentiles) -> u64) -> Option<f64> {
-    (p.count > 0).then(|| f(p) as f64)
-}
-
-fn comparison_rows(a: &Report, b: &Report) -> Vec<Row> {
-    let row = |name, a, b, latency| Row {
-        name,
-        a,
-        b,
-        latency,
-    };
-    let p50: fn(&Percentiles) -> u64 = |p| p.p50_us;
-    let p99: fn(&Percentiles) -> u64 = |p| p.p99_us;
-    let mut rows = vec![row(
-        "throughput (replies/s)",
-        Some(a.rate.replies_per_s),
-        Some(b.rate.replies_per_s),
-        false,
-    )];
-    let (ia, ib) = (&a.iamat.all.latency, &b.iamat.all.latency);
-    rows.push(row("IAMAT p50", pick(ia, p50), pick(ib, p50), true));
-    rows.push(row("IAMAT p99", pick(ia, p99), pick(ib, p99), true));
-    if a.whatsat.all.sent + b.whatsat.all.sent > 0 {
-        let (wa, wb) = (&a.whatsat.all.latency, &b.whatsat.all.latency);
-        rows.push(row("WHATSAT p50", pick(wa, p50), pick(wb, p50), true));
-        rows.push(row("WHATSAT p99", pick(wa, p99), pick(wb, p99), true));
-    }
-    if a.propagation.probes.started + b.propagation.probes.started > 0 {
-        let (ca, cb) = (&a.propagation.convergence, &b.propagation.convergence);
-        rows.push(row("convergence p50", pick(ca, p50), pick(cb, p50), true));
-        rows.push(row("convergence p99", pick(ca, p99), pick(cb, p99), true));
-        rows.push(row(
-            "lost probes",
-            Some(a.propagation.probes.lost as f64),
-            Some(b.propagation.probes.lost as f64),
-            false,
-        ));
-    }
-    rows
-}
-
-/// The side-by-side ratios printed after a `--compare` run; `-` where a side measured nothing.
-pub fn comparison_table(a: &Report, b: &Report) -> String {
-    let mut out = format!(
-        "Comparison: B / A\n{:<24} {:>14} {:>14} {:>9}\n",
-        "", "A", "B", "B/A"
-    );
-    for row in comparison_rows(a, b) {
-        let show = |v: Option<f64>| match v {
-            None => "-".to_owned(),
-            Some(v) if row.latency => ms(v as u64),
-            Some(v) => format!("{v:.1}"),
-        };
-        let name = if row.latency {
-            format!("{} (ms)", row.name)
-        } else {
-            row.name.to_owned()
-        };
-        let r = ratio(row.a, row.b).map_or_else(|| "-".to_owned(), |r| format!("{r:.3}"));
-        let _ = writeln!(
-            out,
-            "{name:<24} {:>14} {:>14} {r:>9}",
-            show(row.a),
-            show(row.b)
-        );
-    }
-    out
-}
-
-fn comparison_json(a: &Report, b: &Report) -> serde_json::Value {
-    let mut ratios = serde_json::Map::new();
-    for row in comparison_rows(a, b) {
-        let key = row
-            .name
-            .split(' ')
-            .take_while(|w| !w.starts_with('('))
-            .collect::<Vec<_>>()
-            .join("_")
-            .to_lowercase();
-        ratios.insert(
-            key,
-            serde_json::json!({"a": row.a, "b": row.b, "b_over_a": ratio(row.a, row.b)}),
-        );
-    }
-    serde_json::json!({ "a": a, "b": b, "ratios": ratios })
-}
-
 fn write_outputs(args: &Args, reports: &[Report], stats: &[RunStats]) -> anyhow::Result<()> {
     let prefix = |side: usize| {
         if reports.len() > 1 {
@@ -545,8 +455,7 @@ fn write_outputs(args: &Args, reports: &[Report], stats: &[RunStats]) -> anyhow:
     if let Some(path) = &args.json {
         let value = match reports {
             [one] => serde_json::to_value(one)?,
-            [a, b] => comparison_json(a, b),
-            _ => serde_json::Value::Null,
+            all => compare::json(all),
         };
         let text = serde_json::to_string_pretty(&value)?;
         std::fs::write(path, text + "\n")
@@ -583,25 +492,13 @@ fn write_outputs(args: &Args, reports: &[Report], stats: &[RunStats]) -> anyhow:
                 "herd-bench: {} ({})",
                 one.parameters.herd, one.parameters.mode
             ),
-            _ => "herd-bench: A vs B".to_owned(),
+            all => format!(
+                "herd-bench: {}",
+                (0..all.len()).map(letter).collect::<Vec<_>>().join(" vs ")
+            ),
         };
         plot::write(path, &title, &series)?;
         println!("Plot: {}", path.display());
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ratios_need_both_sides_and_a_non_zero_base() {
-        assert_eq!(ratio(Some(2.0), Some(3.0)), Some(1.5));
-        assert_eq!(ratio(Some(0.0), Some(3.0)), None);
-        assert_eq!(ratio(Some(2.0), None), None);
-        assert_eq!(ratio(None, Some(2.0)), None);
-        let empty = Percentiles::default();
-        assert_eq!(pick(&empty, |p| p.p50_us), None);
-    }
 }

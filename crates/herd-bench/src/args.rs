@@ -20,8 +20,14 @@ use clap::Parser;
 ///   --target HOST:PORT ...  running servers by address
 ///   --spawn-reference       start the reference herd in this process on free ports
 ///   --spawn 'CMD'           start one process per server from a template (see below)
-///   --compare A B           run the same workload against two herds in alternation; A and B are
-///                           each `reference`, a preset or herd file (running), or `spawn:CMD`
+///   --sink                  the built-in sink in this process: answers every line at once, so
+///                           the run measures the bench itself (its ceiling)
+///   --compare A B [C ...]   run the same workload against two or more herds in turn; each is
+///                           `reference`, `sink`, a preset or herd file (running), or `spawn:CMD`
+///
+/// Every run first measures the loopback floor: sequential round trips to a built-in echo over
+/// the same kind of socket and the same client code (--floor-requests); each p50 is reported as
+/// a multiple of it. --preload N stores N distinct clients in each herd before it is measured.
 ///
 /// Spawn templates are run with `sh -c` once per server of --herd's topology, after these
 /// placeholders are replaced: {name} {port} {host} {address} {herd} (the herd on the chosen free
@@ -36,6 +42,9 @@ use clap::Parser;
 ///   herd-bench --whatsat-ratio 0.2 --places-port 8900 # herd started with --places-url http://127.0.0.1:8900
 ///   herd-bench --clients 1000 --compare reference \
 ///     "spawn:.venv/bin/python python/herd_server.py {name} --herd {herd} --port {port} --places-url {places_url} --log-dir {log_dir}"
+///   herd-bench --clients 1000 --compare reference sink \
+///     "spawn:node node/herd_server.js {name} --herd {herd} --port {port} --places-url {places_url} --log-dir {log_dir}"
+///   herd-bench --spawn-reference --preload 1000000 --clients 1000   # the rate at 1M clients
 ///
 /// Durations: `10` (seconds), `10s`, `500ms`, `1m`. Exit status: 0 after a completed run,
 /// 1 when every request failed, 2 when the herd is unreachable or an option is wrong.
@@ -43,11 +52,11 @@ use clap::Parser;
 #[command(name = "herd-bench", version, verbatim_doc_comment)]
 pub struct Args {
     /// Simulated clients, each with its own connection and client ID.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = at_least_one())]
     pub clients: usize,
 
-    /// How long to measure.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    /// How long to measure (more than 0).
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub duration: Duration,
 
     /// How long to run before measuring (results discarded).
@@ -68,24 +77,42 @@ pub struct Args {
     pub herd: String,
 
     /// A running server to load, by address (repeatable; instead of --herd's addresses).
-    #[arg(long = "target", value_name = "HOST:PORT", conflicts_with_all = ["spawn_reference", "spawn", "compare"])]
+    #[arg(long = "target", value_name = "HOST:PORT", conflicts_with_all = ["spawn_reference", "spawn", "compare", "sink"])]
     pub targets: Vec<String>,
 
     /// Start the reference herd in this process on free ports, with the bench's Places stand-in.
-    #[arg(long, conflicts_with_all = ["spawn", "compare"])]
+    #[arg(long, conflicts_with_all = ["spawn", "compare", "sink"])]
     pub spawn_reference: bool,
 
     /// Start one process per server from this command template (placeholders: see above).
-    #[arg(long, value_name = "CMD", conflicts_with = "compare")]
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["compare", "sink"])]
     pub spawn: Option<String>,
 
-    /// Compare two herds: each `reference`, a preset or herd file (running), or `spawn:CMD`.
-    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    /// Load the built-in sink (in this process, free ports, one listener per server of --herd):
+    /// it answers every line at once, so the figures are the bench's own ceiling.
+    #[arg(long, conflicts_with = "compare")]
+    pub sink: bool,
+
+    /// Compare two or more herds: each `reference`, `sink`, a preset or herd file (running), or
+    /// `spawn:CMD`. They are named A, B, C, … in order; ratios are to A.
+    #[arg(long, num_args = 2.., value_name = "HERD")]
     pub compare: Option<Vec<String>>,
 
-    /// With --compare: how many times to run A then B (results are merged per herd).
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// With --compare: how many times to run every herd in turn (results are merged per herd).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub rounds: u32,
+
+    /// Before measuring a herd, store this many distinct clients in it (pipelined IAMATs).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub preload: u64,
+
+    /// The most the preload of one herd may take before the run fails.
+    #[arg(long, default_value = "10m", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub preload_timeout: Duration,
+
+    /// Round trips to the built-in echo that measure the loopback floor (0: skip it).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub floor_requests: u32,
 
     /// `line`: one persistent connection per client; `eof`: a new connection per request,
     /// half-closed after the command (what course servers often need).
@@ -104,8 +131,9 @@ pub struct Args {
     #[arg(long, default_value = "5ms", value_parser = parse_duration, value_name = "DURATION")]
     pub poll_interval: Duration,
 
-    /// At most this many probes in flight (further probe slots are skipped and counted).
-    #[arg(long, default_value_t = 32, value_name = "N")]
+    /// At most this many probes in flight (further probe slots are skipped and counted; at least
+    /// 1: use --probe-ratio 0 for no probes).
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = at_least_one())]
     pub max_probes: usize,
 
     /// A request without a complete reply after this long counts as a timeout error.
@@ -131,6 +159,21 @@ pub struct Args {
 }
 
 pub use herd_wire::{Framing, parse_duration};
+
+/// A count of at least 1.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+}
+
+/// A duration of more than 0.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!(
+            "`{text}` is no time at all; give more than 0 (e.g. 10s)"
+        )),
+        d => Ok(d),
+    }
+}
 
 fn parse_ratio(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -163,6 +206,12 @@ mod tests {
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("ten").unwrap_err().contains("try 10"));
         assert!(parse_duration("").is_err());
+        assert!(
+            parse_positive_duration("0")
+                .unwrap_err()
+                .contains("more than 0")
+        );
+        assert_eq!(parse_positive_duration("1ms"), Ok(Duration::from_millis(1)));
     }
 
     #[test]

@@ -10,6 +10,8 @@ use herd_server::places::{PlacesApi, PlacesClient};
 use herd_spawn::Spawner;
 use herd_wire::Herd;
 use tokio::net::TcpStream;
+
+use crate::sink::Sink;
 use tokio::time::timeout;
 
 /// Where the herd under test comes from.
@@ -23,13 +25,19 @@ pub enum HerdSource {
     Reference(Herd),
     /// One process per server of the topology, from a `sh -c` template.
     Spawn { template: String, topology: Herd },
+    /// The built-in sink ([`Sink`]) in this process, one listener per server of the topology.
+    Sink(Herd),
 }
 
 impl HerdSource {
-    /// A `--compare` operand: `reference`, `spawn:CMD`, or a preset / herd file that is running.
+    /// A `--compare` operand: `reference`, `sink`, `spawn:CMD`, or a preset / herd file that
+    /// is running.
     pub fn from_operand(operand: &str, topology: &Herd) -> anyhow::Result<HerdSource> {
         if operand == "reference" {
             return Ok(HerdSource::Reference(topology.clone()));
+        }
+        if operand == "sink" {
+            return Ok(HerdSource::Sink(topology.clone()));
         }
         if let Some(template) = operand.strip_prefix("spawn:") {
             if template.trim().is_empty() {
@@ -44,7 +52,7 @@ impl HerdSource {
         }
         let herd = Herd::load(operand).map_err(|e| {
             anyhow::anyhow!(
-                "{e} (a --compare operand is `reference`, `spawn:CMD`, a preset or a herd file)"
+                "{e} (a --compare operand is `reference`, `sink`, `spawn:CMD`, a preset or a herd file)"
             )
         })?;
         Ok(HerdSource::Running(herd))
@@ -61,6 +69,9 @@ impl HerdSource {
             HerdSource::Spawn { template, topology } => {
                 format!("spawn:{template} (herd {}, free ports)", topology.origin)
             }
+            HerdSource::Sink(herd) => {
+                format!("built-in sink {} (in-process, free ports)", herd.origin)
+            }
         }
     }
 
@@ -75,7 +86,7 @@ impl StartedHerd {
     pub async fn down_servers(&self) -> Vec<herd_spawn::Down> {
         match &self._keep {
             Keep::Processes(spawner) => spawner.down_servers().await,
-            Keep::Nothing | Keep::Local(_) => Vec::new(),
+            Keep::Nothing | Keep::Local(_) | Keep::Sink(_) => Vec::new(),
         }
     }
 }
@@ -98,6 +109,7 @@ enum Keep {
     Nothing,
     Local(Box<LocalHerd>),
     Processes(Box<Spawner>),
+    Sink(Box<Sink>),
 }
 
 /// Starts (or just names) the herd of `source`. `places_url` is the bench's stand-in.
@@ -136,6 +148,17 @@ pub async fn start(source: &HerdSource, places_url: Option<&str>) -> anyhow::Res
         }
         HerdSource::Spawn { template, topology } => {
             spawn(template, topology, places_url.unwrap_or_default(), label).await
+        }
+        HerdSource::Sink(topology) => {
+            let sink = Sink::start(topology)
+                .await
+                .context("cannot start the built-in sink")?;
+            Ok(StartedHerd {
+                label,
+                servers: sink.servers(),
+                in_process: true,
+                _keep: Keep::Sink(Box::new(sink)),
+            })
         }
     }
 }
@@ -200,6 +223,10 @@ mod tests {
         assert!(matches!(
             HerdSource::from_operand("spring20", &topo),
             Ok(HerdSource::Running(_))
+        ));
+        assert!(matches!(
+            HerdSource::from_operand("sink", &topo),
+            Ok(HerdSource::Sink(_))
         ));
         assert!(HerdSource::from_operand("spawn: ", &topo).is_err());
         let err = HerdSource::from_operand("nonsense", &topo)

@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::floor::Floor;
+use crate::preload::Preloaded;
 use crate::request::{ErrorKind, Kind};
 use crate::stats::{Lane, ProbeTotals, RunStats};
 use crate::sys::CpuUse;
@@ -166,6 +168,12 @@ pub struct Report {
     pub whatsat: KindReport,
     pub propagation: PropagationReport,
     pub cpu: CpuUse,
+    /// The loopback floor measured in the same run (None with `--floor-requests 0`).
+    pub floor: Option<Floor>,
+    /// Each overall p50 (iamat, whatsat, propagation, convergence) divided by the floor's p50.
+    pub p50_over_floor: BTreeMap<String, f64>,
+    /// The clients stored before the measurement (`--preload`).
+    pub preload: Option<Preloaded>,
     pub warnings: Vec<String>,
 }
 
@@ -210,11 +218,42 @@ impl Report {
             whatsat: kind(Kind::Whatsat),
             propagation,
             cpu,
+            floor: None,
+            p50_over_floor: BTreeMap::new(),
+            preload: None,
             warnings: Vec::new(),
             parameters,
         };
         report.warnings = warnings(&report);
         report
+    }
+
+    /// Adds the loopback floor of the run and this herd's preload.
+    pub fn with_floor_and_preload(
+        mut self,
+        floor: Option<Floor>,
+        preload: Option<Preloaded>,
+    ) -> Report {
+        self.p50_over_floor.clear();
+        if let Some(f) = &floor
+            && f.latency.count > 0
+        {
+            let base = f.latency.p50_us.max(1) as f64;
+            for (name, p) in [
+                ("iamat", &self.iamat.all.latency),
+                ("whatsat", &self.whatsat.all.latency),
+                ("propagation", &self.propagation.all),
+                ("convergence", &self.propagation.convergence),
+            ] {
+                if p.count > 0 {
+                    let times = (p.p50_us as f64 / base * 10.0).round() / 10.0;
+                    self.p50_over_floor.insert(name.to_owned(), times);
+                }
+            }
+        }
+        self.floor = floor;
+        self.preload = preload;
+        self
     }
 
     /// The printed summary.
@@ -267,6 +306,31 @@ impl Report {
         }
         out.push_str(&latency_table(&rows));
         out.push('\n');
+        if let Some(f) = &self.floor {
+            out.push_str(&floor_lines(f, &self.p50_over_floor));
+        }
+        if let Some(pre) = &self.preload {
+            let _ = writeln!(
+                out,
+                "Preload: {} clients stored before the measurement in {:.1}s ({:.0}/s){}; {}",
+                pre.clients,
+                pre.stored_in_s,
+                pre.clients as f64 / pre.stored_in_s.max(1e-9),
+                if pre.rejected > 0 {
+                    format!(", {} rejected", pre.rejected)
+                } else {
+                    String::new()
+                },
+                if pre.settled {
+                    format!("flooded to every server after {:.1}s", pre.seconds)
+                } else {
+                    format!(
+                        "the flood had not reached every server after {:.1}s",
+                        pre.seconds
+                    )
+                }
+            );
+        }
         let pt = &prop.probes;
         if pt.started > 0 || pt.skipped > 0 {
             let missed: Vec<String> = prop
@@ -300,7 +364,7 @@ impl Report {
         let c = &self.cpu;
         let _ = writeln!(
             out,
-            "Bench CPU: {:.2}s user + {:.2}s system over {:.1}s = {:.0}% of {} cores{}",
+            "Bench CPU: {:.2}s user + {:.2}s system over {:.1}s = {:.0}% of {} cores{}{}",
             c.user_s,
             c.system_s,
             c.wall_s,
@@ -310,13 +374,51 @@ impl Report {
                 " (includes the in-process herd)"
             } else {
                 ""
-            }
+            },
+            c.machine_busy_share
+                .map(|m| format!("; the whole machine {:.0}% busy", m * 100.0))
+                .unwrap_or_default()
         );
         for w in &self.warnings {
             let _ = writeln!(out, "warning: {w}");
         }
         out
     }
+}
+
+/// `Loopback floor: …` and `p50 / floor: …`.
+fn floor_lines(f: &Floor, times: &BTreeMap<String, f64>) -> String {
+    if f.latency.count == 0 {
+        return format!(
+            "Loopback floor: not measured ({} round trips to the built-in echo failed)\n",
+            f.errors
+        );
+    }
+    let mut out = format!(
+        "Loopback floor: p50 {} ms, p99 {} ms ({} sequential round trips to a built-in echo, {} framing, same client code{})\n",
+        ms(f.latency.p50_us),
+        ms(f.latency.p99_us),
+        f.latency.count,
+        f.framing,
+        if f.errors > 0 {
+            format!(", {} failed", f.errors)
+        } else {
+            String::new()
+        }
+    );
+    if !times.is_empty() {
+        let each: Vec<String> = [
+            ("iamat", "IAMAT"),
+            ("whatsat", "WHATSAT"),
+            ("propagation", "propagation"),
+            ("convergence", "convergence"),
+        ]
+        .iter()
+        .filter_map(|(k, label)| times.get(*k).map(|t| format!("{label} {t:.1}×")))
+        .collect();
+        let _ = writeln!(out, "p50 / floor: {}", each.join(", "));
+    }
+    out
 }
 
 fn error_list(errors: &BTreeMap<String, u64>) -> String {
@@ -367,6 +469,17 @@ fn warnings(r: &Report) -> Vec<String> {
         w.push(format!(
             "the bench and its in-process herd used {:.0}% of this machine's {} cores: the CPU, not the herd's design, is the limit",
             c.share_of_machine * 100.0,
+            c.cores
+        ));
+    }
+    // With the herd in this process, everything else on the machine is someone else's load.
+    if let Some(busy) = c.machine_busy_share
+        && c.includes_herd
+        && busy - c.share_of_machine >= 0.25
+    {
+        w.push(format!(
+            "other processes used {:.0}% of this machine's {} cores during the run: the figures are not this herd's (or the bench's) alone; measure on a quiet machine",
+            (busy - c.share_of_machine) * 100.0,
             c.cores
         ));
     }

@@ -46,11 +46,26 @@ fn cpu_times() -> Option<(Duration, Duration)> {
     Some((d(usage.user_time()), d(usage.system_time())))
 }
 
+/// The machine's (busy, total) CPU ticks from the first line of `/proc/stat` (Linux only).
+fn machine_ticks() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+    Some((total.saturating_sub(idle), total))
+}
+
 /// A reading taken at the start of a run.
 #[derive(Clone, Copy, Debug)]
 pub struct CpuClock {
     at: Instant,
     times: Option<(Duration, Duration)>,
+    machine: Option<(u64, u64)>,
 }
 
 /// How busy the bench process was over a run.
@@ -64,6 +79,9 @@ pub struct CpuUse {
     pub share_of_machine: f64,
     /// True when the herd ran inside the bench process, so its CPU is included.
     pub includes_herd: bool,
+    /// How busy the whole machine was (every process, from `/proc/stat`), 0 to 1; `None` where
+    /// it cannot be read.
+    pub machine_busy_share: Option<f64>,
 }
 
 impl CpuClock {
@@ -71,6 +89,7 @@ impl CpuClock {
         CpuClock {
             at: Instant::now(),
             times: cpu_times(),
+            machine: machine_ticks(),
         }
     }
 
@@ -96,6 +115,12 @@ impl CpuClock {
                 0.0
             },
             includes_herd,
+            machine_busy_share: match (self.machine, machine_ticks()) {
+                (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+                    Some((b1.saturating_sub(b0)) as f64 / (t1 - t0) as f64)
+                }
+                _ => None,
+            },
         }
     }
 }
@@ -116,6 +141,10 @@ mod tests {
         assert!(x != 1);
         assert!(used.user_s + used.system_s > 0.01, "{used:?}");
         assert!(used.share_of_machine > 0.0);
+        // The machine was at least as busy as this process.
+        if let Some(busy) = used.machine_busy_share {
+            assert!(busy > 0.0 && busy <= 1.0, "{used:?}");
+        }
     }
 
     #[test]

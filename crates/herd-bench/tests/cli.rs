@@ -114,3 +114,33 @@ async fn a_server_that_answers_nothing_exits_1() {
         run.stdout
     );
 }
+
+/// Values clap can check (ranges, counts) are refused before anything starts, in one line.
+#[tokio::test]
+async fn bad_values_give_one_line_and_exit_2() {
+    for (args, needle) in [
+        (&["--clients", "0"][..], "'--clients <N>': 0 is not in 1.."),
+        (&["--rounds", "0"][..], "'--rounds <N>': 0 is not in 1.."),
+        (
+            &["--max-probes", "0"][..],
+            "'--max-probes <N>': 0 is not in 1..",
+        ),
+        (&["--duration", "0"][..], "`0` is no time at all"),
+        (
+            &["--preload", "many"][..],
+            "invalid value 'many' for '--preload <N>'",
+        ),
+        (
+            &["--compare", "reference"][..],
+            "2 values required by '--compare",
+        ),
+        (&["--sink", "--spawn-reference"][..], "cannot be used with"),
+    ] {
+        let run = bench(args).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.starts_with("herd-bench: "), "{}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+}

@@ -39,8 +39,12 @@ pub fn python() -> anyhow::Result<PathBuf> {
     let lock = std::fs::File::create(&lock_path)
         .with_context(|| format!("cannot create {}", lock_path.display()))?;
     lock.lock().context("cannot lock the venv lock file")?;
+    // The marker holds the requirements it was made with, so a venv made before a package was
+    // added to requirements.txt gets it on the next use.
     let ready = venv.join(".herd-ready");
-    if !ready.exists() {
+    let requirements = std::fs::read_to_string(root.join("python/requirements.txt"))
+        .context("cannot read python/requirements.txt")?;
+    if std::fs::read_to_string(&ready).ok().as_deref() != Some(requirements.as_str()) {
         let status = Command::new("python3")
             .args(["-m", "venv"])
             .arg(&venv)
@@ -63,7 +67,7 @@ pub fn python() -> anyhow::Result<PathBuf> {
                 venv.display()
             );
         }
-        std::fs::write(&ready, "created by mocks::python_target\n")?;
+        std::fs::write(&ready, &requirements)?;
     }
     Ok(python)
 }
