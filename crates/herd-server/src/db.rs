@@ -2,54 +2,171 @@
 //!
 //! An update is stored only when it supersedes what is there ([`AtLine::supersedes`]: newer
 //! client time, ties broken on the line's bytes), which is what ends a flood.
+//!
+//! A server may hold a million clients, so an entry is only the line's bytes, its client time and
+//! where the client ID lies in the line: the ID is held once (as part of the line) and used as the
+//! key through [`Borrow`]. A WHATSAT, which is rare next to updates and waits on Places anyway,
+//! parses the stored line again.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use herd_wire::AtLine;
+use herd_wire::{AtLine, ClientTime};
+
+/// One client's newest update.
+#[derive(Debug)]
+struct Stored {
+    line: Box<[u8]>,
+    time: ClientTime,
+    /// The client ID is `line[client_start..client_end]`.
+    client_start: u32,
+    client_end: u32,
+}
+
+impl Stored {
+    fn new(at: &AtLine) -> Option<Stored> {
+        let line = at.as_bytes();
+        // The client ID is the line's fourth field: found in the line itself, so the range is
+        // one of this line whatever AtLine keeps.
+        let ([_, _, _, client], _) = herd_wire::fields::split_array::<4>(line);
+        let start = (client.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
+        if client.is_empty() || line.get(start..start + client.len()) != Some(client) {
+            return None;
+        }
+        Some(Stored {
+            client_start: u32::try_from(start).ok()?,
+            client_end: u32::try_from(start + client.len()).ok()?,
+            line: line.into(),
+            time: at.time(),
+        })
+    }
+
+    fn client(&self) -> &[u8] {
+        &self.line[self.client_start as usize..self.client_end as usize]
+    }
+
+    /// The same rule as [`AtLine::supersedes`], against what is stored.
+    fn superseded_by(&self, at: &AtLine) -> bool {
+        (at.time(), at.as_bytes()) > (self.time, &*self.line)
+    }
+}
+
+// Keyed by client ID alone: hashing and equality must agree with `[u8]`'s for `Borrow`.
+impl Borrow<[u8]> for Stored {
+    fn borrow(&self) -> &[u8] {
+        self.client()
+    }
+}
+
+impl Hash for Stored {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.client().hash(state);
+    }
+}
+
+impl PartialEq for Stored {
+    fn eq(&self, other: &Self) -> bool {
+        self.client() == other.client()
+    }
+}
+
+impl Eq for Stored {}
 
 /// Shared location table; cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct Db {
-    locations: Arc<Mutex<HashMap<Vec<u8>, Arc<AtLine>>>>,
+    locations: Arc<Mutex<HashSet<Stored>>>,
 }
 
 impl Db {
     /// Stores `at` if it supersedes the stored line for its client; true when stored.
     pub fn update(&self, at: &Arc<AtLine>) -> bool {
-        let mut locations = self
-            .locations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match locations.get(at.client()) {
-            Some(stored) if !at.supersedes(stored) => false,
-            _ => {
-                locations.insert(at.client().to_vec(), Arc::clone(at));
-                true
-            }
-        }
+        self.store(at, false)
     }
 
     /// Stores `at` whatever is there (only [`crate::faults::Fault::StaleAccepted`] does this);
     /// true when it superseded the stored line.
     pub fn put(&self, at: &Arc<AtLine>) -> bool {
+        self.store(at, true)
+    }
+
+    fn store(&self, at: &AtLine, always: bool) -> bool {
+        let Some(entry) = Stored::new(at) else {
+            return false;
+        };
         let mut locations = self
             .locations
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let newer = locations
             .get(at.client())
-            .is_none_or(|stored| at.supersedes(stored));
-        locations.insert(at.client().to_vec(), Arc::clone(at));
+            .is_none_or(|stored| stored.superseded_by(at));
+        if newer || always {
+            locations.replace(entry);
+        }
         newer
     }
 
     /// The stored AT line for `client`.
     pub fn get(&self, client: &[u8]) -> Option<Arc<AtLine>> {
+        let line = {
+            let locations = self
+                .locations
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            locations.get(client)?.line.clone()
+        };
+        // It parsed when it was stored.
+        AtLine::parse(&line).ok().map(Arc::new)
+    }
+
+    /// How many clients are stored.
+    pub fn len(&self) -> usize {
         self.locations
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(client)
-            .cloned()
+            .len()
+    }
+
+    /// True when no client is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: &str) -> Arc<AtLine> {
+        Arc::new(AtLine::parse(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}")))
+    }
+
+    #[test]
+    fn keeps_the_newest_line_per_client() {
+        let db = Db::default();
+        assert!(db.update(&at("AT A +0.1 kiwi +1+1 10")));
+        assert!(db.update(&at("AT A +0.1 lime +1+1 5")));
+        assert!(!db.update(&at("AT B +0.1 kiwi +2+2 9")));
+        assert!(db.update(&at("AT B +0.1 kiwi +2+2 11")));
+        let stored = db.get(b"kiwi").unwrap();
+        assert_eq!(stored.as_bytes(), b"AT B +0.1 kiwi +2+2 11");
+        assert_eq!(
+            db.get(b"lime").unwrap().time(),
+            at("AT A +0.1 lime +1+1 5").time()
+        );
+        assert!(db.get(b"fig").is_none());
+        assert_eq!(db.len(), 2);
+    }
+
+    #[test]
+    fn equal_times_break_on_the_line_and_put_overwrites() {
+        let db = Db::default();
+        assert!(db.update(&at("AT B +0.1 c +2+2 10")));
+        assert!(!db.update(&at("AT A +0.1 c +1+1 10")));
+        assert!(!db.put(&at("AT A +0.1 c +1+1 9")));
+        assert_eq!(db.get(b"c").unwrap().as_bytes(), b"AT A +0.1 c +1+1 9");
     }
 }

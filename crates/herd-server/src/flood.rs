@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::log::ServerLog;
+use crate::log::{Entry, ServerLog};
 
 /// Updates waiting for one link; beyond this they are dropped (memory stays bounded).
 const LINK_QUEUE: usize = 65_536;
@@ -51,7 +51,7 @@ impl Flooder {
                 let (queue, updates) = mpsc::channel(LINK_QUEUE);
                 let task = LinkTask {
                     me: me.to_owned(),
-                    neighbour: name.clone(),
+                    neighbour: Arc::from(name.as_str()),
                     address: address.clone(),
                     log: log.clone(),
                     relink,
@@ -85,7 +85,7 @@ impl Flooder {
 
 struct LinkTask {
     me: String,
-    neighbour: String,
+    neighbour: Arc<str>,
     address: String,
     log: ServerLog,
     /// False only under the `no-relink` fault: a dropped link stays down.
@@ -197,8 +197,8 @@ impl LinkTask {
                     if let Err(e) = result {
                         return e.to_string();
                     }
-                    for at in &sent {
-                        self.log.line(format!("flood to {}: {}", self.neighbour, crate::log::printable(at.as_bytes())));
+                    if self.log.is_on() {
+                        self.log.entry(Entry::Flood { to: Arc::clone(&self.neighbour), updates: sent });
                     }
                 }
             }

@@ -1,5 +1,6 @@
 //! One herd server: its state, its accept loop and the handling of one connection.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use crate::connection::{Connection, Frame};
 use crate::db::Db;
 use crate::faults::{Fault, Faults, LONG_LINE_LIMIT};
 use crate::flood::Flooder;
-use crate::log::{ServerLog, printable};
+use crate::log::{Entry, ServerLog, Who, printable};
 use crate::places::PlacesClient;
 
 /// Everything a connection handler needs; shared by all connections of one server.
@@ -84,21 +85,6 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: Can
     }
 }
 
-/// Who is on the other end of a connection.
-enum Party {
-    Client(SocketAddr),
-    Peer(String),
-}
-
-impl Party {
-    fn label(&self) -> String {
-        match self {
-            Party::Client(address) => format!("client {address}"),
-            Party::Peer(name) => format!("peer {name}"),
-        }
-    }
-}
-
 async fn handle(
     stream: TcpStream,
     address: SocketAddr,
@@ -106,13 +92,15 @@ async fn handle(
     shutdown: CancellationToken,
 ) {
     let mut connection = Connection::new(stream);
-    let mut party = Party::Client(address);
+    let mut party = Who::Client(address);
     let ended = loop {
         let frame = tokio::select! {
             _ = shutdown.cancelled() => break "server shutting down".to_owned(),
             frame = connection.read_frame() => frame,
         };
-        let outcome = match frame {
+        // Taken before the line is answered: a handshake's own line is still the client's.
+        let who = party.clone();
+        let (line, outcome) = match frame {
             Ok(None) => break "end of input".to_owned(),
             Err(e) => break e.to_string(),
             Ok(Some(Frame::TooLong(_))) if state.faults.has(Fault::LongLineDrop) => {
@@ -124,20 +112,29 @@ async fn handle(
                 break "line over 64 KiB (long-line-drop fault)".to_owned();
             }
             Ok(Some(Frame::TooLong(head))) => {
-                state.log.line(format!(
-                    "in {}: line over {} bytes, answered with `?` and a cut copy",
-                    party.label(),
-                    head.len()
-                ));
-                Outcome::Reply(error_reply(&head))
+                let reply = error_reply(&head);
+                let why = format!("line over {} bytes, answered with a cut copy", head.len());
+                (head, Outcome::Reply(reply, Some(why)))
             }
-            Ok(Some(Frame::Line(line))) => answer(&line, &mut party, &state).await,
+            Ok(Some(Frame::Line(line))) => {
+                let outcome = answer(&line, &mut party, &state).await;
+                (line, outcome)
+            }
         };
         match outcome {
-            Outcome::Silent => {}
+            Outcome::Silent(None) => {}
+            Outcome::Silent(Some(verdict)) => state.log.entry(Entry::Input { who, line, verdict }),
             Outcome::HangUp => break "hung up (crash-float-radius fault)".to_owned(),
-            Outcome::Reply(reply) => {
-                if let Err(e) = connection.write(&reply).await {
+            Outcome::Reply(reply, invalid) => {
+                let written = connection.write(&reply).await;
+                // The reply goes on to the log writer, which formats and frees it.
+                state.log.entry(Entry::Exchange {
+                    who,
+                    request: line,
+                    invalid,
+                    reply,
+                });
+                if let Err(e) = written {
                     break e.to_string();
                 }
                 if state.faults.has(Fault::OnePerConn) {
@@ -153,48 +150,41 @@ async fn handle(
         }
     };
     let _ = connection.finish().await;
-    if let Party::Peer(name) = &party {
-        state
-            .log
-            .line(format!("peer {name} ({address}) disconnected: {ended}"));
+    if let Who::Peer(name) = &party {
+        state.log.line(format!(
+            "peer {} ({address}) disconnected: {}",
+            printable(name.as_bytes()),
+            printable(ended.as_bytes())
+        ));
     }
 }
 
 /// What a line gets.
 enum Outcome {
-    Reply(Vec<u8>),
-    /// No reply: a blank line, a peer's update, or a faulty server's silence.
-    Silent,
+    /// A reply, and for an invalid line why it was invalid.
+    Reply(Vec<u8>, Option<String>),
+    /// No reply: a blank line, a peer's update, or a faulty server's silence; with what became
+    /// of the line when the log should say.
+    Silent(Option<Cow<'static, str>>),
     /// Drop the connection without a reply (only under a fault).
     HangUp,
 }
 
 /// The reply to one line, if it gets one.
-async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome {
+async fn answer(line: &[u8], party: &mut Who, state: &ServerState) -> Outcome {
     let received = ClientTime::now();
-    let label = party.label();
-    if let Party::Peer(name) = party {
+    if let Who::Peer(name) = party {
         return match parse_command(line) {
             Ok(Some(Command::At(at))) => {
                 let stored = cmd::at::run(at, name, state);
-                let verdict = if stored {
+                Outcome::Silent(Some(Cow::Borrowed(if stored {
                     "stored"
                 } else {
                     "not newer, dropped"
-                };
-                state
-                    .log
-                    .line(format!("in {label}: {} ({verdict})", printable(line)));
-                Outcome::Silent
+                })))
             }
-            Ok(None) => Outcome::Silent,
-            _ => {
-                state.log.line(format!(
-                    "in {label}: {} (not an update, ignored)",
-                    printable(line)
-                ));
-                Outcome::Silent
-            }
+            Ok(None) => Outcome::Silent(None),
+            _ => Outcome::Silent(Some(Cow::Borrowed("not an update, ignored"))),
         };
     }
     let faults = &state.faults;
@@ -207,8 +197,10 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
         faults.parse(line)
     };
     let reply = match parsed {
-        Ok(None) if faults.has(Fault::ReplyBlank) => return Outcome::Reply(b"? \n".to_vec()),
-        Ok(None) => return Outcome::Silent,
+        Ok(None) if faults.has(Fault::ReplyBlank) => {
+            return Outcome::Reply(b"? \n".to_vec(), None);
+        }
+        Ok(None) => return Outcome::Silent(None),
         Err(CommandError::Position(_) | CommandError::Time(_))
             if let Some(reply) = faults.nonfinite_reply(&state.name, line) =>
         {
@@ -216,19 +208,16 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
             Ok([reply.as_slice(), b"\n"].concat())
         }
         Err(CommandError::UnknownCommand) if faults.has(Fault::SilentInvalid) => {
-            return Outcome::Silent;
+            return Outcome::Silent(None);
         }
         Ok(Some(Command::Iamat(iamat))) => Ok(cmd::iamat::run(&iamat, received, state)),
         Ok(Some(Command::Whatsat(whatsat))) => cmd::whatsat::run(&whatsat, state)
             .await
             .ok_or_else(|| "no server has heard of this client".to_owned()),
         Ok(Some(Command::Peer(name))) if state.neighbours.contains(&name) => {
-            state.log.line(format!(
-                "in {label}: {} (peer link from {name})",
-                printable(line)
-            ));
-            *party = Party::Peer(name);
-            return Outcome::Silent;
+            let verdict = format!("peer link from {}", printable(name.as_bytes()));
+            *party = Who::Peer(name.into());
+            return Outcome::Silent(Some(Cow::Owned(verdict)));
         }
         Ok(Some(Command::Peer(_))) => Err("PEER from a server that is not a neighbour".to_owned()),
         Ok(Some(Command::At(_))) => Err("AT is accepted only on a peer link".to_owned()),
@@ -240,32 +229,12 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
         }
     };
     match reply {
-        Ok(reply) => {
-            let first_line = reply.split(|b| *b == b'\n').next().unwrap_or_default();
-            let rest = reply.len() - first_line.len() - 1;
-            let extra = if rest > 0 {
-                format!(" (+{rest} bytes of Places JSON)")
-            } else {
-                String::new()
-            };
-            state.log.line(format!("in {label}: {}", printable(line)));
-            state
-                .log
-                .line(format!("out {label}: {}{extra}", printable(first_line)));
-            Outcome::Reply(reply)
-        }
+        Ok(reply) => Outcome::Reply(reply, None),
         Err(why) => {
             let reply = faults
                 .error_reply(line)
                 .unwrap_or_else(|| error_reply(line));
-            state
-                .log
-                .line(format!("in {label}: {} (invalid: {why})", printable(line)));
-            state.log.line(format!(
-                "out {label}: {}",
-                printable(&reply[..reply.len() - 1])
-            ));
-            Outcome::Reply(reply)
+            Outcome::Reply(reply, Some(why))
         }
     }
 }
