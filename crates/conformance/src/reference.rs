@@ -83,6 +83,7 @@ async fn serve_inner(args: ReferenceArgs) -> anyhow::Result<()> {
         log_dir: args.log_dir.clone(),
         places: places.client.clone(),
         faults: args.fault.clone(),
+        log_rotation: herd_server::log::LogRotation::default(),
     };
     let shutdown = CancellationToken::new();
     let running = launch(&shared, &args.name, listener, &shutdown).await?;

@@ -28,13 +28,15 @@ struct Stored {
 impl Stored {
     fn new(at: &AtLine) -> Option<Stored> {
         let line = at.as_bytes();
-        // The client ID is the line's fourth field: found in the line itself, so the range is
-        // one of this line whatever AtLine keeps.
-        let ([_, _, _, client], _) = herd_wire::fields::split_array::<4>(line);
-        let start = (client.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
-        if client.is_empty() || line.get(start..start + client.len()) != Some(client) {
-            return None;
-        }
+        let client = at.client();
+        // AtLine keeps the ID as part of its line (checked; else found as the fourth field).
+        let offset = (client.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+        let start = if line.get(offset..offset.wrapping_add(client.len())) == Some(client) {
+            offset
+        } else {
+            let ([_, _, _, field], _) = herd_wire::fields::split_array::<4>(line);
+            (field.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?
+        };
         Some(Stored {
             client_start: u32::try_from(start).ok()?,
             client_end: u32::try_from(start + client.len()).ok()?,
@@ -93,9 +95,6 @@ impl Db {
     }
 
     fn store(&self, at: &AtLine, always: bool) -> bool {
-        let Some(entry) = Stored::new(at) else {
-            return false;
-        };
         let mut locations = self
             .locations
             .lock()
@@ -104,6 +103,9 @@ impl Db {
             .get(at.client())
             .is_none_or(|stored| stored.superseded_by(at));
         if newer || always {
+            let Some(entry) = Stored::new(at) else {
+                return false;
+            };
             locations.replace(entry);
         }
         newer

@@ -51,6 +51,7 @@ impl LocalHerd {
             log_dir,
             places,
             faults: faults.to_vec(),
+            log_rotation: crate::log::LogRotation::default(),
         };
         let shutdown = CancellationToken::new();
         let mut servers = Vec::new();

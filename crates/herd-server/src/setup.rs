@@ -90,6 +90,8 @@ pub struct Launch {
     pub places: PlacesClient,
     /// Deliberate faults (conformance self-tests only); empty for a correct server.
     pub faults: Vec<crate::faults::Fault>,
+    /// When log files rotate.
+    pub log_rotation: crate::log::LogRotation,
 }
 
 /// A started server.
@@ -111,9 +113,11 @@ pub async fn launch(
 ) -> anyhow::Result<Running> {
     let (log, log_path) = match &launch.log_dir {
         Some(dir) => {
-            let (log, path) = ServerLog::open(dir, name).await.map_err(|e| {
-                anyhow::anyhow!("cannot open the log of {name} in {}: {e}", dir.display())
-            })?;
+            let (log, path) = ServerLog::open_rotated(dir, name, launch.log_rotation)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot open the log of {name} in {}: {e}", dir.display())
+                })?;
             (log, Some(path))
         }
         None => (ServerLog::discard(), None),
