@@ -84,6 +84,7 @@ async fn serve_inner(args: ReferenceArgs) -> anyhow::Result<()> {
         places: places.client.clone(),
         faults: args.fault.clone(),
         log_rotation: herd_server::log::LogRotation::default(),
+        limits: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let running = launch(&shared, &args.name, listener, &shutdown).await?;

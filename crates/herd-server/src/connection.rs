@@ -1,25 +1,44 @@
 //! `Connection`: line framing over one TCP stream.
 //!
 //! Reads complete lines, and at end of input a final unterminated one (the *eof* client style).
-//! A line longer than [`MAX_LINE`] is not buffered whole: its first [`MAX_LINE`] bytes are kept
-//! for the `? ` reply and the rest is discarded up to the next newline, so memory stays bounded.
+//! A line longer than the limit is not buffered whole: its first `max_line` bytes are kept for
+//! the `? ` reply and the rest is discarded up to the next newline, so memory stays bounded. The
+//! limit is on the line, not on a read: a long line is too long whether it arrives in one
+//! segment or in many, so every server of a herd takes or refuses the same lines.
 //! Replies are buffered and flushed when no further input is already waiting, which batches the
 //! replies to pipelined commands into few writes.
+//!
+//! Two clocks bound how long a connection may hold the server's memory without progress: an
+//! *idle* timeout while no line has started (client connections only; `None` for peer links),
+//! and a *partial-line* timeout from the first byte of a line to its end, which no trickle of
+//! bytes resets (slowloris).
+
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::time::Instant;
 
-/// The longest line kept; longer lines are answered with a `? ` copy of this many bytes.
-pub const MAX_LINE: usize = 64 * 1024;
+/// The default longest line, as the protocol's examples and the course servers use it.
+pub const MAX_LINE: usize = crate::limits::DEFAULT_MAX_LINE;
+
+/// How long a connection may wait for input.
+#[derive(Clone, Copy, Debug)]
+pub struct Patience {
+    /// With no line started; `None` waits for ever (peer links, watched by keepalive).
+    pub idle: Option<Duration>,
+    /// From a line's first byte to its newline.
+    pub partial_line: Duration,
+}
 
 /// One unit of input.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame {
     /// A line, without its `\n`.
     Line(BytesMut),
-    /// A line longer than [`MAX_LINE`]: its first [`MAX_LINE`] bytes.
+    /// A line longer than the limit: its first `max_line` bytes.
     TooLong(BytesMut),
 }
 
@@ -32,11 +51,15 @@ pub struct Connection {
     /// Set while skipping the rest of an over-long line.
     discarding: bool,
     eof: bool,
+    max_line: usize,
+    patience: Patience,
+    /// When the unfinished line in `buffer` (or the one being discarded) began.
+    line_started: Option<Instant>,
 }
 
 impl Connection {
-    /// Wraps an accepted or connected stream.
-    pub fn new(stream: TcpStream) -> Connection {
+    /// Wraps an accepted or connected stream; lines are cut at `max_line` bytes.
+    pub fn new(stream: TcpStream, max_line: usize, patience: Patience) -> Connection {
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
         Connection {
@@ -45,7 +68,20 @@ impl Connection {
             buffer: BytesMut::with_capacity(4096),
             discarding: false,
             eof: false,
+            max_line,
+            patience,
+            line_started: None,
         }
+    }
+
+    /// Changes how long the connection waits (a client connection that became a peer link).
+    pub fn set_patience(&mut self, patience: Patience) {
+        self.patience = patience;
+    }
+
+    /// The underlying socket (for socket options such as keepalive).
+    pub fn socket(&self) -> &TcpStream {
+        self.reader.as_ref()
     }
 
     /// True when a complete line is already buffered (so a flush can wait).
@@ -53,21 +89,27 @@ impl Connection {
         !self.discarding && self.buffer.contains(&b'\n')
     }
 
-    /// The next frame, or `None` at end of input.
+    /// The next frame, or `None` at end of input. Fails with `TimedOut` when the connection
+    /// outstays its [`Patience`].
     pub async fn read_frame(&mut self) -> std::io::Result<Option<Frame>> {
         loop {
             if let Some(newline) = self.buffer.iter().position(|b| *b == b'\n') {
                 let mut line = self.buffer.split_to(newline + 1);
                 line.truncate(newline);
+                self.line_started = (!self.buffer.is_empty()).then(Instant::now);
                 if std::mem::take(&mut self.discarding) {
                     continue;
+                }
+                if line.len() > self.max_line {
+                    line.truncate(self.max_line);
+                    return Ok(Some(Frame::TooLong(line)));
                 }
                 return Ok(Some(Frame::Line(line)));
             }
             if self.discarding {
                 self.buffer.clear();
-            } else if self.buffer.len() > MAX_LINE {
-                let head = self.buffer.split_to(MAX_LINE);
+            } else if self.buffer.len() > self.max_line {
+                let head = self.buffer.split_to(self.max_line);
                 self.buffer.clear();
                 self.discarding = true;
                 return Ok(Some(Frame::TooLong(head)));
@@ -80,8 +122,26 @@ impl Connection {
                 return Ok(Some(Frame::Line(rest)));
             }
             self.buffer.reserve(4096);
-            if self.reader.read_buf(&mut self.buffer).await? == 0 {
+            let read = match (self.line_started, self.patience.idle) {
+                (Some(started), _) => {
+                    let deadline = started + self.patience.partial_line;
+                    tokio::time::timeout_at(deadline, self.reader.read_buf(&mut self.buffer))
+                        .await
+                        .map_err(|_| {
+                            timed_out("a line was not finished", self.patience.partial_line)
+                        })?
+                }
+                (None, Some(idle)) => {
+                    tokio::time::timeout(idle, self.reader.read_buf(&mut self.buffer))
+                        .await
+                        .map_err(|_| timed_out("nothing was sent", idle))?
+                }
+                (None, None) => self.reader.read_buf(&mut self.buffer).await,
+            }?;
+            if read == 0 {
                 self.eof = true;
+            } else if self.line_started.is_none() {
+                self.line_started = Some(Instant::now());
             }
         }
     }
@@ -101,4 +161,12 @@ impl Connection {
         self.writer.flush().await?;
         self.writer.get_mut().shutdown().await
     }
+}
+
+/// The error a connection ends with when it outstays its patience.
+fn timed_out(what: &str, after: Duration) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("{what} within {} s", after.as_secs_f64()),
+    )
 }

@@ -1,7 +1,9 @@
 //! `Db`: the client locations one server knows, each as the AT line that announced it.
 //!
 //! An update is stored only when it supersedes what is there ([`AtLine::supersedes`]: newer
-//! client time, ties broken on the line's bytes), which is what ends a flood.
+//! client time, ties broken on the line's bytes), which is what ends a flood. The table holds
+//! at most `max_clients` clients: at the limit a new client is refused (never an old one
+//! evicted, which would let anyone flush genuine clients out by inventing new ones).
 //!
 //! A server may hold a million clients, so an entry is only the line's bytes, its client time and
 //! where the client ID lies in the line: the ID is held once (as part of the line) and used as the
@@ -17,7 +19,7 @@ use herd_wire::{AtLine, ClientTime};
 
 /// One client's newest update.
 #[derive(Debug)]
-struct Stored {
+struct Location {
     line: Box<[u8]>,
     time: ClientTime,
     /// The client ID is `line[client_start..client_end]`.
@@ -25,8 +27,8 @@ struct Stored {
     client_end: u32,
 }
 
-impl Stored {
-    fn new(at: &AtLine) -> Option<Stored> {
+impl Location {
+    fn new(at: &AtLine) -> Option<Location> {
         let line = at.as_bytes();
         let client = at.client();
         // AtLine keeps the ID as part of its line (checked; else found as the fourth field).
@@ -37,7 +39,7 @@ impl Stored {
             let ([_, _, _, field], _) = herd_wire::fields::split_array::<4>(line);
             (field.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?
         };
-        Some(Stored {
+        Some(Location {
             client_start: u32::try_from(start).ok()?,
             client_end: u32::try_from(start + client.len()).ok()?,
             line: line.into(),
@@ -56,45 +58,85 @@ impl Stored {
 }
 
 // Keyed by client ID alone: hashing and equality must agree with `[u8]`'s for `Borrow`.
-impl Borrow<[u8]> for Stored {
+impl Borrow<[u8]> for Location {
     fn borrow(&self) -> &[u8] {
         self.client()
     }
 }
 
-impl Hash for Stored {
+impl Hash for Location {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.client().hash(state);
     }
 }
 
-impl PartialEq for Stored {
+impl PartialEq for Location {
     fn eq(&self, other: &Self) -> bool {
         self.client() == other.client()
     }
 }
 
-impl Eq for Stored {}
+impl Eq for Location {}
 
 /// Shared location table; cheap to clone.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Db {
-    locations: Arc<Mutex<HashSet<Stored>>>,
+    locations: Arc<Mutex<HashSet<Location>>>,
+    max_clients: usize,
+}
+
+/// What [`Db::update`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// It superseded what was there (or the client is new): stored.
+    Newer,
+    /// Not newer than the stored line: dropped.
+    NotNewer,
+    /// A new client, and the table holds its limit: dropped.
+    Full,
+}
+
+impl Default for Db {
+    fn default() -> Db {
+        Db::new(crate::limits::DEFAULT_MAX_CLIENTS)
+    }
 }
 
 impl Db {
-    /// Stores `at` if it supersedes the stored line for its client; true when stored.
-    pub fn update(&self, at: &Arc<AtLine>) -> bool {
-        self.store(at, false)
+    /// An empty table for at most `max_clients` clients.
+    pub fn new(max_clients: usize) -> Db {
+        Db {
+            locations: Arc::default(),
+            max_clients,
+        }
+    }
+
+    /// Stores `at` if it supersedes the stored line for its client and there is room.
+    pub fn update(&self, at: &Arc<AtLine>) -> Stored {
+        let mut locations = self
+            .locations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let verdict = match locations.get(at.client()) {
+            Some(stored) if !stored.superseded_by(at) => Stored::NotNewer,
+            Some(_) => Stored::Newer,
+            None if locations.len() >= self.max_clients => Stored::Full,
+            None => Stored::Newer,
+        };
+        if verdict == Stored::Newer {
+            match Location::new(at) {
+                Some(entry) => {
+                    locations.replace(entry);
+                }
+                None => return Stored::NotNewer,
+            }
+        }
+        verdict
     }
 
     /// Stores `at` whatever is there (only [`crate::faults::Fault::StaleAccepted`] does this);
     /// true when it superseded the stored line.
     pub fn put(&self, at: &Arc<AtLine>) -> bool {
-        self.store(at, true)
-    }
-
-    fn store(&self, at: &AtLine, always: bool) -> bool {
         let mut locations = self
             .locations
             .lock()
@@ -102,10 +144,7 @@ impl Db {
         let newer = locations
             .get(at.client())
             .is_none_or(|stored| stored.superseded_by(at));
-        if newer || always {
-            let Some(entry) = Stored::new(at) else {
-                return false;
-            };
+        if let Some(entry) = Location::new(at) {
             locations.replace(entry);
         }
         newer
@@ -149,10 +188,10 @@ mod tests {
     #[test]
     fn keeps_the_newest_line_per_client() {
         let db = Db::default();
-        assert!(db.update(&at("AT A +0.1 kiwi +1+1 10")));
-        assert!(db.update(&at("AT A +0.1 lime +1+1 5")));
-        assert!(!db.update(&at("AT B +0.1 kiwi +2+2 9")));
-        assert!(db.update(&at("AT B +0.1 kiwi +2+2 11")));
+        assert_eq!(db.update(&at("AT A +0.1 kiwi +1+1 10")), Stored::Newer);
+        assert_eq!(db.update(&at("AT A +0.1 lime +1+1 5")), Stored::Newer);
+        assert_eq!(db.update(&at("AT B +0.1 kiwi +2+2 9")), Stored::NotNewer);
+        assert_eq!(db.update(&at("AT B +0.1 kiwi +2+2 11")), Stored::Newer);
         let stored = db.get(b"kiwi").unwrap();
         assert_eq!(stored.as_bytes(), b"AT B +0.1 kiwi +2+2 11");
         assert_eq!(
@@ -166,9 +205,17 @@ mod tests {
     #[test]
     fn equal_times_break_on_the_line_and_put_overwrites() {
         let db = Db::default();
-        assert!(db.update(&at("AT B +0.1 c +2+2 10")));
-        assert!(!db.update(&at("AT A +0.1 c +1+1 10")));
+        assert_eq!(db.update(&at("AT B +0.1 c +2+2 10")), Stored::Newer);
+        assert_eq!(db.update(&at("AT A +0.1 c +1+1 10")), Stored::NotNewer);
         assert!(!db.put(&at("AT A +0.1 c +1+1 9")));
         assert_eq!(db.get(b"c").unwrap().as_bytes(), b"AT A +0.1 c +1+1 9");
+    }
+
+    #[test]
+    fn a_full_table_refuses_new_clients_but_updates_known_ones() {
+        let db = Db::new(1);
+        assert_eq!(db.update(&at("AT A +0.1 a +1+1 1")), Stored::Newer);
+        assert_eq!(db.update(&at("AT A +0.1 b +1+1 1")), Stored::Full);
+        assert_eq!(db.update(&at("AT A +0.1 a +1+1 2")), Stored::Newer);
     }
 }

@@ -3,18 +3,22 @@
 //!
 //! Layout, after tokio's mini-redis: [`connection`] owns framing, [`db`] owns the locations,
 //! [`cmd`] has one module per command, [`flood`] owns the peer links, [`places`] the Google calls,
-//! [`log`] the log files, [`server`] ties them together for one server.
+//! [`log`] the log files, [`server`] ties them together for one server. [`limits`] holds every
+//! bound (each a flag), [`peer_auth`] the peer-link handshake.
 
 pub mod cmd;
 pub mod connection;
 pub mod db;
 pub mod faults;
 pub mod flood;
+pub mod limits;
 pub mod local_herd;
 pub mod log;
+pub mod peer_auth;
 pub mod places;
 pub mod server;
 pub mod setup;
 
+pub use limits::Limits;
 pub use local_herd::LocalHerd;
-pub use setup::{Launch, PlacesChoice, Running, launch};
+pub use setup::{Launch, PlacesChoice, Running, closed, drain, launch};

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::faults::Fault;
+use crate::limits::Limits;
 use crate::places::PlacesClient;
 use crate::setup::{Launch, Running, launch};
 
@@ -37,6 +38,18 @@ impl LocalHerd {
         log_dir: Option<PathBuf>,
         faults: &[Fault],
     ) -> anyhow::Result<LocalHerd> {
+        Self::start_limited(herd, places, log_dir, faults, &Limits::default()).await
+    }
+
+    /// Like [`LocalHerd::start_faulty`], with these bounds. The herd's peer links prove a secret:
+    /// the herd's own, or a random one (nothing outside this process links to it).
+    pub async fn start_limited(
+        herd: &Herd,
+        places: PlacesClient,
+        log_dir: Option<PathBuf>,
+        faults: &[Fault],
+        limits: &Limits,
+    ) -> anyhow::Result<LocalHerd> {
         let mut listeners = Vec::new();
         for _ in herd.servers() {
             listeners.push(TcpListener::bind("127.0.0.1:0").await?);
@@ -45,13 +58,14 @@ impl LocalHerd {
             .iter()
             .map(|l| l.local_addr().map(|a| a.port()))
             .collect::<Result<Vec<u16>, _>>()?;
-        let herd = herd.on_ports(&ports);
+        let herd = crate::setup::closed(herd.on_ports(&ports));
         let shared = Launch {
             herd: herd.clone(),
             log_dir,
             places,
             faults: faults.to_vec(),
             log_rotation: crate::log::LogRotation::default(),
+            limits: limits.clone(),
         };
         let shutdown = CancellationToken::new();
         let mut servers = Vec::new();

@@ -67,6 +67,9 @@ struct Args {
     #[arg(long, default_value = "5", value_parser = herd_wire::parse_duration, value_name = "DURATION")]
     places_timeout: Duration,
 
+    #[command(flatten)]
+    limits: herd_server::Limits,
+
     /// Switch on a deliberate mistake (for testing graders; see herd_server::faults).
     #[arg(long, value_enum, hide = true)]
     fault: Vec<herd_server::faults::Fault>,
@@ -127,6 +130,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
     .await?;
     eprintln!("{}", places.notice);
 
+    if args.all {
+        herd = herd_server::closed(herd);
+        eprintln!("Peer links: the servers of this process prove a fresh random secret.");
+    } else if herd.secret().is_some() {
+        eprintln!("Peer links: authenticated with the herd's secret.");
+    } else {
+        eprintln!(
+            "warning: the herd has no secret, so peer links are unauthenticated: PEER is accepted \
+             only from each neighbour's configured address (add `secret_file = \"...\"` to the herd file)"
+        );
+    }
     let shared = Launch {
         herd: herd.clone(),
         log_dir: Some(args.log_dir.clone()),
@@ -136,8 +150,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             max_size: args.log_max_size,
             keep: args.log_keep,
         },
+        limits: args.limits.clone(),
     };
     let shutdown = CancellationToken::new();
+    let mut states = Vec::new();
     let mut listeners = Vec::new();
     for name in &names {
         let address = herd
@@ -153,6 +169,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     for (name, listener) in listeners {
         let running = launch(&shared, name, listener, &shutdown).await?;
+        states.push(std::sync::Arc::clone(&running.state));
         let spec = herd.server(name);
         let neighbours = spec.map(|s| s.neighbours.join(", ")).unwrap_or_default();
         eprintln!(
@@ -175,7 +192,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     stop.wait().await;
     eprintln!("herd-server: stopping");
     shutdown.cancel();
-    // Give connection tasks a moment to flush replies and the log writers to drain.
+    // WHATSATs waiting on Places get their answer (up to --shutdown-grace), then the log
+    // writers get a moment to drain.
+    herd_server::drain(&states, args.limits.shutdown_grace).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     drop(places);
     Ok(())

@@ -3,9 +3,19 @@
 //! Whatever happens, the caller gets JSON text to serve: Google's answer with the results cut to
 //! the bound, in Google's own layout, or a Google-shaped `UNKNOWN_ERROR` object saying what failed.
 //! The WHATSAT was valid, so a Places failure is never a `?`. The API key never reaches a log line
-//! or an error message.
+//! or an error message, even when Places echoes it back in an error text.
+//!
+//! Outbound calls are bounded: at most `--places-concurrency` requests in flight per server (the
+//! rest wait for a slot), and identical requests in flight share one call, so a client that
+//! sends the same WHATSAT a thousand times costs Google (and the key's quota) one request.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use futures::FutureExt as _;
+use futures::future::{BoxFuture, Shared};
+use tokio::sync::Semaphore;
 
 use herd_wire::google_json::to_google_string;
 use herd_wire::{Bound, Position, Radius};
@@ -31,25 +41,29 @@ const FIELD_MASK: &str = "places.id,places.displayName,places.formattedAddress,p
 
 /// A Places client shared by every connection (and every server of an in-process herd), so HTTP
 /// connections are reused.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PlacesClient {
     http: reqwest::Client,
     base_url: String,
     key: String,
     api: PlacesApi,
+    /// Free slots for requests in flight.
+    slots: Arc<Semaphore>,
+    /// Requests in flight, by what they ask, so identical ones share one call.
+    in_flight: Arc<Mutex<HashMap<String, Fetch>>>,
 }
 
-/// Keeps the characters a query value may carry as they are and percent-encodes the rest.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
+/// One Places call that several WHATSATs may wait on.
+type Fetch = Shared<BoxFuture<'static, Result<Value, String>>>;
+
+impl std::fmt::Debug for PlacesClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlacesClient")
+            .field("base_url", &self.base_url)
+            .field("api", &self.api)
+            .field("free_slots", &self.slots.available_permits())
+            .finish_non_exhaustive()
     }
-    out
 }
 
 /// Every run of two or more newlines becomes one, and trailing newlines go (protocol.md §3).
@@ -91,7 +105,19 @@ impl PlacesClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             key,
             api,
+            slots: Arc::new(Semaphore::new(crate::limits::DEFAULT_PLACES_CONCURRENCY)),
+            in_flight: Arc::default(),
         })
+    }
+
+    /// The same client (sharing its HTTP connections) with its own `slots` requests in flight
+    /// and its own coalescing: each server of a herd gets one.
+    pub fn with_concurrency(&self, slots: usize) -> PlacesClient {
+        PlacesClient {
+            slots: Arc::new(Semaphore::new(slots)),
+            in_flight: Arc::default(),
+            ..self.clone()
+        }
     }
 
     /// Nearby places for a WHATSAT: JSON text ready to serve (no trailing newline).
@@ -103,18 +129,19 @@ impl PlacesClient {
         log: &ServerLog,
     ) -> String {
         let started = Instant::now();
-        let (request, shown_url) = match self.api {
+        // What identifies the request for coalescing: the logged URL, and the body if any.
+        let (request, shown_url, what) = match self.api {
             PlacesApi::Legacy => {
-                let url = format!(
-                    "{}/maps/api/place/nearbysearch/json?location={}&radius={}",
-                    self.base_url,
-                    position.places_location(),
-                    radius.metres()
-                );
-                let request = self
-                    .http
-                    .get(format!("{url}&key={}", percent_encode(&self.key)));
-                (request, url)
+                let endpoint = format!("{}/maps/api/place/nearbysearch/json", self.base_url);
+                let location = position.places_location();
+                let radius = radius.metres();
+                let request = self.http.get(&endpoint).query(&[
+                    ("location", location.as_str()),
+                    ("radius", radius.as_str()),
+                    ("key", self.key.as_str()),
+                ]);
+                let shown = format!("{endpoint}?location={location}&radius={radius}");
+                (request, shown.clone(), shown)
             }
             PlacesApi::New => {
                 let url = format!("{}/v1/places:searchNearby", self.base_url);
@@ -131,10 +158,10 @@ impl PlacesClient {
                     .header("X-Goog-Api-Key", &self.key)
                     .header("X-Goog-FieldMask", FIELD_MASK)
                     .json(&body);
-                (request, format!("POST {url}"))
+                (request, format!("POST {url}"), format!("POST {url} {body}"))
             }
         };
-        let outcome = self.fetch(request).await;
+        let outcome = self.fetch_shared(&what, request).await;
         let elapsed = started.elapsed();
         let json = match outcome {
             Ok(body) => {
@@ -160,7 +187,44 @@ impl PlacesClient {
         squeeze_newlines(&json)
     }
 
-    /// Sends the request; the JSON object it answered, or what went wrong (without the key).
+    /// The answer to the request identified by `what` (URL and body as logged): joins the
+    /// identical call in flight, or makes it when a slot is free.
+    async fn fetch_shared(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, String> {
+        let fetch = {
+            let mut in_flight = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            in_flight
+                .entry(what.to_owned())
+                .or_insert_with(|| {
+                    let client = self.clone();
+                    let what = what.to_owned();
+                    async move {
+                        let answer = match client.slots.acquire().await {
+                            Ok(_slot) => client.fetch(request).await,
+                            Err(_) => Err("the Places client is closed".to_owned()),
+                        };
+                        client
+                            .in_flight
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(&what);
+                        answer.map_err(|problem| scrub(&problem, &client.key))
+                    }
+                    .boxed()
+                    .shared()
+                })
+                .clone()
+        };
+        fetch.await
+    }
+
+    /// Sends the request; the JSON object it answered, or what went wrong.
     async fn fetch(&self, request: reqwest::RequestBuilder) -> Result<Value, String> {
         let response = request.send().await.map_err(|e| {
             let e = e.without_url();
@@ -211,9 +275,42 @@ impl PlacesClient {
     }
 }
 
+/// `text` with every occurrence of the key (as is or percent-encoded) replaced: an error text
+/// from Places may echo the request, and it is relayed to the client and the log.
+fn scrub(text: &str, key: &str) -> String {
+    if key.len() < 4 {
+        return text.to_owned();
+    }
+    let encoded: String = url_encoded(key);
+    text.replace(key, "[key]").replace(&encoded, "[key]")
+}
+
+/// How a query string carries `value`.
+fn url_encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_is_scrubbed_raw_and_encoded() {
+        assert_eq!(
+            scrub("bad key AIza b/c (AIza%20b%2Fc)", "AIza b/c"),
+            "bad key [key] ([key])"
+        );
+        assert_eq!(scrub("no key here", "secret-key"), "no key here");
+    }
 
     #[test]
     fn newline_runs_squeeze_to_one_and_trailing_ones_go() {
@@ -222,12 +319,6 @@ mod tests {
             "{\n   \"a\" : 1\n}"
         );
         assert_eq!(squeeze_newlines("x"), "x");
-    }
-
-    #[test]
-    fn keys_are_percent_encoded() {
-        assert_eq!(percent_encode("AIza-_.~"), "AIza-_.~");
-        assert_eq!(percent_encode("a b&c"), "a%20b%26c");
     }
 
     #[test]

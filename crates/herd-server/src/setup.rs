@@ -92,6 +92,8 @@ pub struct Launch {
     pub faults: Vec<crate::faults::Fault>,
     /// When log files rotate.
     pub log_rotation: crate::log::LogRotation,
+    /// Every server's bounds.
+    pub limits: crate::limits::Limits,
 }
 
 /// A started server.
@@ -129,6 +131,7 @@ pub async fn launch(
         launch.places.clone(),
         log,
         crate::faults::Faults::new(&launch.faults),
+        &launch.limits,
         shutdown,
     )?;
     state.log.line(format!("{name} listening on {address}"));
@@ -139,4 +142,21 @@ pub async fn launch(
         log_path,
         state,
     })
+}
+
+/// `herd` closed to strangers: with its own secret, or a fresh random one when it runs in one
+/// process (`herd-server --all`, in-process herds), where no other process needs to know it.
+pub fn closed(herd: Herd) -> Herd {
+    if herd.secret().is_some() {
+        herd
+    } else {
+        herd.with_secret(crate::peer_auth::random_secret())
+    }
+}
+
+/// Waits until the connections of `servers` have ended after a stop, at most `grace`: WHATSATs
+/// already waiting on Places get their answer.
+pub async fn drain(servers: &[Arc<ServerState>], grace: Duration) {
+    let all = futures::future::join_all(servers.iter().map(|s| s.connections.wait()));
+    let _ = tokio::time::timeout(grace, all).await;
 }

@@ -235,3 +235,200 @@ fn a_port_in_use_is_named() {
         "{err}"
     );
 }
+
+/// Starts `herd-server NAME` of `herd` with extra arguments through `sh -c` (for `ulimit`),
+/// stderr captured to `stderr_file`.
+fn start_with_shell(
+    prefix: &str,
+    name: &str,
+    herd: &Path,
+    extra: &str,
+    logs: &Path,
+    stderr_file: &Path,
+    addr: SocketAddr,
+) -> Server {
+    let script = format!(
+        "{prefix} exec '{BIN}' --herd '{}' {name} --places-url http://127.0.0.1:9 --log-dir '{}' {extra} 2>'{}'",
+        herd.display(),
+        logs.display(),
+        stderr_file.display()
+    );
+    let child = Command::new("sh")
+        .args(["-c", &script])
+        .stdout(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pgid = i32::try_from(child.id()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !herd_spawn::group_listens(addr, pgid) {
+        assert!(std::time::Instant::now() < deadline, "{name} came up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server(child)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_secret_peer_links_come_only_from_the_neighbours_address_and_one_at_a_time() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (herd, addrs) = line_herd(dir.path());
+    let stderr = dir.path().join("b.err");
+    let _b = start_with_shell(
+        "",
+        "B",
+        &herd,
+        "",
+        &dir.path().join("logs"),
+        &stderr,
+        addrs[1],
+    );
+    let warning = std::fs::read_to_string(&stderr).unwrap();
+    assert!(
+        warning.contains("peer links are unauthenticated"),
+        "{warning}"
+    );
+
+    // From 127.0.0.2 (another host, as far as the address check can tell): refused and closed.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut stranger = socket.connect(addrs[1]).await.unwrap();
+    stranger
+        .write_all(b"PEER A\nAT A +0.1 conf-stranger +1.0+1.0 1700000000.0\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(IO_DEADLINE, stranger.read_to_end(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(text(&reply), "? PEER A\n");
+    assert_eq!(stored_at(addrs[1], "conf-stranger").await, None);
+
+    // From A's address: accepted; a second link under the same name replaces the first.
+    let mut first = tokio::net::TcpStream::connect(addrs[1]).await.unwrap();
+    first.write_all(b"PEER A\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut second = tokio::net::TcpStream::connect(addrs[1]).await.unwrap();
+    second.write_all(b"PEER A\n").await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(IO_DEADLINE, first.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the older link of A is closed");
+    second
+        .write_all(b"AT A +0.1 conf-second-link +1.000000+1.000000 1700000000.0\n")
+        .await
+        .unwrap();
+    let stored = eventually(IO_DEADLINE, || async {
+        stored_at(addrs[1], "conf-second-link").await.is_some()
+    })
+    .await;
+    assert!(stored, "the newer link carries updates");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_sigterm_a_whatsat_waiting_on_places_gets_its_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let places = mocks::PlacesStandIn::start_with(mocks::StandInConfig {
+        latency: Duration::from_millis(800),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (herd, addrs) = line_herd(dir.path());
+    let server = start(
+        "A",
+        &herd,
+        &dir.path().join("logs"),
+        &places.uri(),
+        addrs[0],
+    )
+    .await;
+    let reply = eof_exchange(
+        addrs[0],
+        b"IAMAT conf-grace +34.068930-118.445127 1700000000.0\n",
+    )
+    .await;
+    assert!(reply.starts_with(b"AT A "));
+    let mut asking = tokio::net::TcpStream::connect(addrs[0]).await.unwrap();
+    asking
+        .write_all(b"WHATSAT conf-grace 10 2\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut answer = Vec::new();
+    tokio::time::timeout(IO_DEADLINE, asking.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with(b"AT A "), "{}", text(&answer));
+    assert!(
+        answer.ends_with(b"\n\n"),
+        "the whole WHATSAT reply: {}",
+        text(&answer)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_descriptor_exhaustion_new_clients_are_closed_and_the_log_stays_quiet() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (herd, addrs) = line_herd(dir.path());
+    let logs = dir.path().join("logs");
+    let _a = start_with_shell(
+        "ulimit -n 48;",
+        "A",
+        &herd,
+        "",
+        &logs,
+        &dir.path().join("a.err"),
+        addrs[0],
+    );
+    // Hold connections until the server can take no more (bounded: 200).
+    let mut held = Vec::new();
+    for _ in 0..200 {
+        let Ok(Ok(stream)) = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::TcpStream::connect(addrs[0]),
+        )
+        .await
+        else {
+            break;
+        };
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A new client is told at once (closed), not left hanging in the backlog.
+    let mut late = tokio::net::TcpStream::connect(addrs[0]).await.unwrap();
+    let _ = late.write_all(b"IAMAT conf-late +1+1 1700000000.0\n").await;
+    let mut reply = Vec::new();
+    let told = tokio::time::timeout(Duration::from_secs(5), late.read_to_end(&mut reply)).await;
+    assert!(
+        told.is_ok(),
+        "a client beyond the descriptors is closed within 5 s"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let log = std::fs::read_to_string(logs.join("A.log")).unwrap_or_default();
+    let failures = log.matches("accept failed").count();
+    assert!(
+        (1..=6).contains(&failures),
+        "{failures} accept-failed lines in ~3 s:\n{log}"
+    );
+    // Freed descriptors serve again.
+    drop(held);
+    let served = eventually(IO_DEADLINE, || async {
+        let reply =
+            eof_exchange(addrs[0], b"IAMAT conf-after-exhaustion +1+1 1700000000.0\n").await;
+        reply.starts_with(b"AT A ")
+    })
+    .await;
+    assert!(served);
+}

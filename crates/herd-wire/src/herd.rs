@@ -3,6 +3,10 @@
 //! A herd is a TOML file of `[[server]]` tables (`name`, `address`, `neighbours`). Links are
 //! bidirectional, so naming a neighbour on either side is enough. Every preset in protocol.md §6
 //! ships inside the binary (from the repository's `herds/` folder).
+//!
+//! A herd may carry a shared secret for its peer links, at the top of the file: `secret = "..."`
+//! or `secret_file = "path"` (relative to the herd file; the form for real deployments, so the
+//! secret is not in a file that gets shared). Servers prove knowledge of it when they link.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -34,6 +38,30 @@ pub struct Herd {
     /// Where the herd came from: a preset name or a file path.
     pub origin: String,
     servers: Vec<ServerSpec>,
+    secret: Option<PeerSecret>,
+}
+
+/// The herd's shared peer-link secret; never printed (`Debug` shows its length only).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PeerSecret(String);
+
+impl PeerSecret {
+    /// A secret from its text; `None` when it is empty or only white space.
+    pub fn new(text: &str) -> Option<PeerSecret> {
+        let text = text.trim();
+        (!text.is_empty()).then(|| PeerSecret(text.to_owned()))
+    }
+
+    /// The secret's bytes, for the HMAC key.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for PeerSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PeerSecret(<{} bytes>)", self.0.len())
+    }
 }
 
 /// A herd that could not be loaded, with the line to look at where there is one.
@@ -114,6 +142,8 @@ impl Preset {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HerdFile {
+    secret: Option<Spanned<String>>,
+    secret_file: Option<Spanned<String>>,
     #[serde(default)]
     server: Vec<ServerEntry>,
 }
@@ -147,11 +177,18 @@ impl Herd {
             origin: spec.to_owned(),
             cause: e.to_string(),
         })?;
-        Herd::from_toml(&text, spec)
+        let base = path.parent().unwrap_or(Path::new("."));
+        Herd::from_toml_in(&text, spec, base)
     }
 
-    /// Parses and validates herd TOML; `origin` names it in errors.
+    /// Parses and validates herd TOML; `origin` names it in errors. A `secret_file` is read
+    /// relative to the current directory.
     pub fn from_toml(text: &str, origin: &str) -> Result<Herd, HerdError> {
+        Herd::from_toml_in(text, origin, Path::new("."))
+    }
+
+    /// Parses and validates herd TOML; a `secret_file` is read relative to `base`.
+    fn from_toml_in(text: &str, origin: &str, base: &Path) -> Result<Herd, HerdError> {
         let file: HerdFile = toml::from_str(text).map_err(|e| HerdError::Syntax {
             origin: origin.to_owned(),
             cause: e.to_string().trim_end().replace('\n', " "),
@@ -241,10 +278,50 @@ impl Herd {
                 }
             })
             .collect();
+        let secret = match (&file.secret, &file.secret_file) {
+            (Some(_), Some(both)) => {
+                return Err(invalid(
+                    both.span(),
+                    "give either `secret` or `secret_file`, not both".to_owned(),
+                ));
+            }
+            (Some(text), None) => Some(
+                PeerSecret::new(text.get_ref())
+                    .ok_or_else(|| invalid(text.span(), "`secret` is empty".to_owned()))?,
+            ),
+            (None, Some(file_name)) => {
+                let path = base.join(file_name.get_ref());
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    invalid(
+                        file_name.span(),
+                        format!("cannot read secret_file {}: {e}", path.display()),
+                    )
+                })?;
+                Some(PeerSecret::new(&text).ok_or_else(|| {
+                    invalid(
+                        file_name.span(),
+                        format!("secret_file {} is empty", path.display()),
+                    )
+                })?)
+            }
+            (None, None) => None,
+        };
         Ok(Herd {
             origin: origin.to_owned(),
             servers,
+            secret,
         })
+    }
+
+    /// The shared secret of the herd's peer links, if it has one.
+    pub fn secret(&self) -> Option<&PeerSecret> {
+        self.secret.as_ref()
+    }
+
+    /// The same herd with `secret` for its peer links.
+    pub fn with_secret(mut self, secret: PeerSecret) -> Herd {
+        self.secret = Some(secret);
+        self
     }
 
     /// The servers, in file order.
@@ -275,6 +352,9 @@ impl Herd {
     /// The herd as TOML, in the format [`Herd::from_toml`] reads (every link listed on both sides).
     pub fn to_toml(&self) -> String {
         let mut out = format!("# herd {}\n", self.origin);
+        if let Some(secret) = &self.secret {
+            out.push_str(&format!("secret = {:?}\n", secret.0));
+        }
         for s in &self.servers {
             let neighbours: Vec<String> = s.neighbours.iter().map(|n| format!("{:?}", n)).collect();
             out.push_str(&format!(
@@ -367,5 +447,41 @@ mod tests {
                 .to_string()
                 .contains("winter21")
         );
+    }
+
+    #[test]
+    fn a_secret_is_read_inline_or_from_a_file_next_to_the_herd_and_never_printed() {
+        let two = "[[server]]\nname='A'\naddress='h:1'\nneighbours=['B']\n[[server]]\nname='B'\naddress='h:2'\n";
+        let inline = Herd::from_toml(&format!("secret = ' s3cret '\n{two}"), "t").unwrap();
+        assert_eq!(
+            inline.secret().map(PeerSecret::as_bytes),
+            Some(&b"s3cret"[..])
+        );
+        assert!(!format!("{inline:?}").contains("s3cret"));
+        assert_eq!(
+            Herd::from_toml(&inline.to_toml(), "t").unwrap().secret(),
+            inline.secret()
+        );
+
+        let dir = std::env::temp_dir().join(format!("herd-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("peer.key"), "from-file\n").unwrap();
+        let file = dir.join("herd.toml");
+        std::fs::write(&file, format!("secret_file = 'peer.key'\n{two}")).unwrap();
+        let loaded = Herd::load(file.to_str().unwrap()).unwrap();
+        assert_eq!(
+            loaded.secret().map(PeerSecret::as_bytes),
+            Some(&b"from-file"[..])
+        );
+        std::fs::write(&file, format!("secret_file = 'missing.key'\n{two}")).unwrap();
+        let error = Herd::load(file.to_str().unwrap()).unwrap_err().to_string();
+        assert!(error.contains("cannot read secret_file"), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let both = Herd::from_toml(&format!("secret='a'\nsecret_file='b'\n{two}"), "t");
+        assert!(both.unwrap_err().to_string().contains("not both"));
+        let empty = Herd::from_toml(&format!("secret=' '\n{two}"), "t");
+        assert!(empty.unwrap_err().to_string().contains("empty"));
+        assert!(Preset::Winter21.herd().secret().is_none());
     }
 }

@@ -19,6 +19,6 @@ pub use at_line::AtLine;
 pub use cli_values::{Framing, parse_duration};
 pub use client_time::{ClientTime, TimeDiff};
 pub use command::{Command, Iamat, Whatsat, parse_command};
-pub use herd::{Herd, HerdError, Preset, ServerSpec};
+pub use herd::{Herd, HerdError, PeerSecret, Preset, ServerSpec};
 pub use position::Position;
 pub use whatsat_args::{Bound, Radius};

@@ -25,6 +25,9 @@ pub enum FailureMode {
     Hang,
     /// HTTP 200 with the body `<html>not json</html>`.
     NotJson,
+    /// HTTP 400 whose error message quotes the request's API key (as some Google errors do):
+    /// a server must not relay the key to its client or its log.
+    EchoKey,
 }
 
 impl FailureMode {
@@ -34,6 +37,7 @@ impl FailureMode {
             Self::Http500 => 1,
             Self::Hang => 2,
             Self::NotJson => 3,
+            Self::EchoKey => 4,
         }
     }
 
@@ -42,6 +46,7 @@ impl FailureMode {
             1 => Self::Http500,
             2 => Self::Hang,
             3 => Self::NotJson,
+            4 => Self::EchoKey,
             _ => Self::None,
         }
     }

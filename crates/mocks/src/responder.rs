@@ -125,6 +125,7 @@ impl Respond for PlacesResponder {
                     .set_body_raw(HTTP500_BODY, "text/plain; charset=UTF-8"),
                 (_, FailureMode::NotJson) => ResponseTemplate::new(200)
                     .set_body_raw(NOT_JSON_BODY, "text/html; charset=UTF-8"),
+                (_, FailureMode::EchoKey) => echo_key(api, request),
                 (_, FailureMode::Hang) => {
                     return self
                         .answer(api, request)
@@ -134,6 +135,35 @@ impl Respond for PlacesResponder {
             };
         template.set_delay(latency)
     }
+}
+
+/// A [`FailureMode::EchoKey`] answer: HTTP 400 quoting the key the request carried.
+fn echo_key(api: PlacesApi, request: &Request) -> ResponseTemplate {
+    let key = match api {
+        PlacesApi::New => request
+            .headers
+            .get("x-goog-api-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        _ => request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "key")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default(),
+    };
+    let body = match api {
+        PlacesApi::New => serde_json::json!({
+            "error": {"code": 400, "message": format!("API key not valid: {key}"), "status": "INVALID_ARGUMENT"}
+        }),
+        _ => serde_json::json!({
+            "error_message": format!("The provided API key is invalid: {key}"),
+            "results": [],
+            "status": "REQUEST_DENIED",
+        }),
+    };
+    json_response(400, body.to_string().into_bytes())
 }
 
 fn json_response(status: u16, body: Vec<u8>) -> ResponseTemplate {

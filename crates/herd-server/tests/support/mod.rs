@@ -45,6 +45,28 @@ impl TestHerd {
         TestHerd { herd, places }
     }
 
+    /// A herd whose servers keep `limits`.
+    pub async fn start_limited(herd: &Herd, limits: &herd_server::Limits) -> TestHerd {
+        let places = PlacesStandIn::start().await.expect("stand-in starts");
+        let client = PlacesClient::new(
+            &places.uri(),
+            "test-key".into(),
+            PlacesApi::Legacy,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let herd = LocalHerd::start_limited(herd, client, None, &[], limits)
+            .await
+            .expect("herd starts");
+        TestHerd { herd, places }
+    }
+
+    /// The state of server `name` (to look at what it holds).
+    pub fn state(&self, name: &str) -> std::sync::Arc<herd_server::server::ServerState> {
+        let running = self.herd.servers.iter().find(|s| s.name == name);
+        std::sync::Arc::clone(&running.expect("server of the herd").state)
+    }
+
     pub async fn winter21() -> TestHerd {
         Self::start(&Preset::Winter21.herd()).await
     }
