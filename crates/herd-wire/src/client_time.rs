@@ -42,6 +42,9 @@ fn decimal(digits: &[u8]) -> i128 {
 impl ClientTime {
     /// Parses `digits[.digits]`, with 1 to 9 fraction digits; nothing else (no sign, exponent, nan).
     pub fn parse(text: &[u8]) -> Result<Self, ClientTimeError> {
+        if let Some(time) = Self::parse_short(text) {
+            return Ok(time);
+        }
         let (whole, frac) = match text.iter().position(|b| *b == b'.') {
             Some(dot) => (&text[..dot], Some(&text[dot + 1..])),
             None => (text, None),
@@ -64,6 +67,52 @@ impl ClientTime {
         }
         Ok(Self {
             nanos: secs * NANOS_PER_SEC + sub,
+        })
+    }
+
+    /// One pass over a valid time of at most 19 digits of seconds (every real clock): `None`
+    /// sends anything else, valid or not, to the general parser above, which decides.
+    fn parse_short(text: &[u8]) -> Option<Self> {
+        let mut secs: u64 = 0;
+        let mut whole_digits = 0;
+        let mut bytes = text.iter();
+        let mut frac_digits = None;
+        for &b in bytes.by_ref() {
+            match b {
+                b'0'..=b'9' if whole_digits < 19 => {
+                    secs = secs * 10 + u64::from(b - b'0');
+                    whole_digits += 1;
+                }
+                b'.' if whole_digits > 0 => {
+                    frac_digits = Some(0);
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        if whole_digits == 0 {
+            return None;
+        }
+        let mut sub: u64 = 0;
+        if let Some(mut count) = frac_digits {
+            for &b in bytes {
+                match b {
+                    b'0'..=b'9' if count < 9 => {
+                        sub = sub * 10 + u64::from(b - b'0');
+                        count += 1;
+                    }
+                    _ => return None,
+                }
+            }
+            if count == 0 {
+                return None;
+            }
+            for _ in count..9 {
+                sub *= 10;
+            }
+        }
+        Some(Self {
+            nanos: i128::from(secs) * NANOS_PER_SEC + i128::from(sub),
         })
     }
 
