@@ -64,7 +64,10 @@ impl ServerState {
         let neighbours: Vec<(String, String)> = spec
             .neighbours
             .iter()
-            .filter_map(|n| herd.server(n).map(|s| (s.name.clone(), s.address.clone())))
+            .filter_map(|n| {
+                herd.link_address(name, n)
+                    .map(|a| (n.clone(), a.to_owned()))
+            })
             .collect();
         let links = LinkConfig {
             secret: herd.secret().cloned(),

@@ -21,6 +21,7 @@ pub const STAND_IN_KEY: &str = "test-key";
 pub struct PlacesChoice {
     pub client: PlacesClient,
     /// The built-in stand-in, kept alive as long as the choice is.
+    #[cfg(feature = "stand-in")]
     pub stand_in: Option<mocks::PlacesStandIn>,
     /// One line for the operator: which backend is in use.
     pub notice: String,
@@ -51,6 +52,7 @@ impl PlacesChoice {
                 Ok(PlacesChoice {
                     notice: format!("Places: {url} with {whose}"),
                     client,
+                    #[cfg(feature = "stand-in")]
                     stand_in: None,
                 })
             }
@@ -61,10 +63,17 @@ impl PlacesChoice {
                 };
                 Ok(PlacesChoice {
                     client: PlacesClient::new(base, key, api, timeout)?,
+                    #[cfg(feature = "stand-in")]
                     stand_in: None,
                     notice: format!("Places: Google ({base}) with GOOGLE_PLACES_API_KEY"),
                 })
             }
+            #[cfg(not(feature = "stand-in"))]
+            (None, None) => anyhow::bail!(
+                "this herd-server was built without the Places stand-in: give --places-url URL \
+                 or set GOOGLE_PLACES_API_KEY"
+            ),
+            #[cfg(feature = "stand-in")]
             (None, None) => {
                 // Unrecorded: a long-running herd must not keep every request it ever made.
                 let stand_in = mocks::PlacesStandIn::start_unrecorded(Default::default()).await?;

@@ -432,3 +432,93 @@ async fn at_descriptor_exhaustion_new_clients_are_closed_and_the_log_stays_quiet
     .await;
     assert!(served);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_of_each_server_under_load_fails_no_request_at_the_others_and_it_relinks_fast() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let places = mocks::PlacesStandIn::start().await.unwrap();
+    let (herd, addrs) = line_herd(dir.path());
+    let logs = dir.path().join("logs");
+    let names = ["A", "B", "C"];
+    let mut servers = Vec::new();
+    for (name, addr) in names.iter().zip(&addrs) {
+        servers.push(Some(start(name, &herd, &logs, &places.uri(), *addr).await));
+    }
+    for victim in 0..3 {
+        let others: Vec<SocketAddr> = (0..3).filter(|i| *i != victim).map(|i| addrs[i]).collect();
+        // Load at the others: 4 clients each, one IAMAT after another, for 1.5 s.
+        let load = others
+            .iter()
+            .flat_map(|addr| (0..4).map(move |k| (*addr, k)))
+            .map(|(addr, k)| async move {
+                let mut failed = 0u32;
+                let mut done = 0u32;
+                let until = std::time::Instant::now() + Duration::from_millis(1500);
+                while std::time::Instant::now() < until {
+                    let command = format!(
+                        "IAMAT conf-load-{victim}-{k} +1.0+1.0 {}.0\n",
+                        1_700_000_000 + done
+                    );
+                    let reply = async {
+                        let mut s = tokio::net::TcpStream::connect(addr).await?;
+                        s.write_all(command.as_bytes()).await?;
+                        s.shutdown().await?;
+                        let mut out = Vec::new();
+                        s.read_to_end(&mut out).await?;
+                        std::io::Result::Ok(out)
+                    };
+                    match tokio::time::timeout(Duration::from_secs(2), reply).await {
+                        Ok(Ok(out)) if out.starts_with(b"AT ") => {}
+                        _ => failed += 1,
+                    }
+                    done += 1;
+                }
+                (done, failed)
+            });
+        let killer = async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            servers[victim] = None; // SIGKILL, then wait
+        };
+        let (results, ()) = tokio::join!(futures::future::join_all(load), killer);
+        let done: u32 = results.iter().map(|r| r.0).sum();
+        let failed: u32 = results.iter().map(|r| r.1).sum();
+        assert_eq!(
+            failed, 0,
+            "{failed} of {done} requests failed at the others while {} died",
+            names[victim]
+        );
+        assert!(done > 0);
+
+        servers[victim] =
+            Some(start(names[victim], &herd, &logs, &places.uri(), addrs[victim]).await);
+        let restarted = std::time::Instant::now();
+        // Relinked: an update made at a neighbour reaches the restarted server.
+        let neighbour = if victim == 1 { 0 } else { 1 };
+        let (from, to) = (addrs[neighbour], addrs[victim]);
+        let mut attempt = 0;
+        let relinked = eventually(Duration::from_secs(5), || {
+            attempt += 1;
+            let line = format!("IAMAT conf-relink-{victim}-{attempt} +1.0+1.0 1700000000.0\n");
+            let client = format!("conf-relink-{victim}-{attempt}");
+            async move {
+                let _ = eof_exchange(from, line.as_bytes()).await;
+                eventually(Duration::from_millis(50), || async {
+                    stored_at(to, &client).await.is_some()
+                })
+                .await
+            }
+        })
+        .await;
+        let took = restarted.elapsed();
+        println!(
+            "{} relinked {took:?} after its restart; {done} requests at the others, 0 failed",
+            names[victim]
+        );
+        assert!(
+            relinked && took <= Duration::from_secs(1),
+            "{} relinked after {took:?}",
+            names[victim]
+        );
+    }
+}

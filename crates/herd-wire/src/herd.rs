@@ -7,6 +7,9 @@
 //! A herd may carry a shared secret for its peer links, at the top of the file: `secret = "..."`
 //! or `secret_file = "path"` (relative to the herd file; the form for real deployments, so the
 //! secret is not in a file that gets shared). Servers prove knowledge of it when they link.
+//!
+//! A `[[route]]` table (`from`, `to`, `via`) makes server `from` dial `via` instead of `to`'s
+//! address for its link to `to`: tests put a fault-injecting proxy on a link this way.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -39,6 +42,19 @@ pub struct Herd {
     pub origin: String,
     servers: Vec<ServerSpec>,
     secret: Option<PeerSecret>,
+    routes: Vec<Route>,
+}
+
+/// A link dialled through another address (a proxy).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// The server that dials.
+    pub from: String,
+    /// The neighbour it links to.
+    pub to: String,
+    /// The `host:port` it dials instead of `to`'s address.
+    pub via: String,
 }
 
 /// The herd's shared peer-link secret; never printed (`Debug` shows its length only).
@@ -146,6 +162,8 @@ struct HerdFile {
     secret_file: Option<Spanned<String>>,
     #[serde(default)]
     server: Vec<ServerEntry>,
+    #[serde(default)]
+    route: Vec<Spanned<Route>>,
 }
 
 #[derive(Deserialize)]
@@ -306,11 +324,49 @@ impl Herd {
             }
             (None, None) => None,
         };
+        let mut routes = Vec::new();
+        for route in &file.route {
+            let r = route.get_ref();
+            if !links.contains(&(r.from.as_str(), r.to.as_str())) {
+                return Err(invalid(
+                    route.span(),
+                    format!("route from {} to {}: they are not neighbours", r.from, r.to),
+                ));
+            }
+            if split_address(&r.via).is_none() {
+                return Err(invalid(
+                    route.span(),
+                    format!("route via `{}` is not HOST:PORT", r.via),
+                ));
+            }
+            routes.push(r.clone());
+        }
         Ok(Herd {
             origin: origin.to_owned(),
             servers,
             secret,
+            routes,
         })
+    }
+
+    /// The address server `from` dials for its link to `to`: a route's `via`, or `to`'s address.
+    pub fn link_address(&self, from: &str, to: &str) -> Option<&str> {
+        self.routes
+            .iter()
+            .find(|r| r.from == from && r.to == to)
+            .map(|r| r.via.as_str())
+            .or_else(|| self.server(to).map(|s| s.address.as_str()))
+    }
+
+    /// The same herd with server `from`'s link to `to` dialled through `via`.
+    pub fn with_route(mut self, from: &str, to: &str, via: &str) -> Herd {
+        self.routes.retain(|r| !(r.from == from && r.to == to));
+        self.routes.push(Route {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            via: via.to_owned(),
+        });
+        self
     }
 
     /// The shared secret of the herd's peer links, if it has one.
@@ -362,6 +418,12 @@ impl Herd {
                 s.name,
                 s.address,
                 neighbours.join(", ")
+            ));
+        }
+        for r in &self.routes {
+            out.push_str(&format!(
+                "\n[[route]]\nfrom = {:?}\nto = {:?}\nvia = {:?}\n",
+                r.from, r.to, r.via
             ));
         }
         out
@@ -483,5 +545,23 @@ mod tests {
         let empty = Herd::from_toml(&format!("secret=' '\n{two}"), "t");
         assert!(empty.unwrap_err().to_string().contains("empty"));
         assert!(Preset::Winter21.herd().secret().is_none());
+    }
+
+    #[test]
+    fn a_route_changes_only_the_address_its_server_dials() {
+        let two = "[[server]]\nname='A'\naddress='h:1'\nneighbours=['B']\n[[server]]\nname='B'\naddress='h:2'\n";
+        let herd = Herd::from_toml(
+            &format!("{two}[[route]]\nfrom='A'\nto='B'\nvia='p:9'\n"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(herd.link_address("A", "B"), Some("p:9"));
+        assert_eq!(herd.link_address("B", "A"), Some("h:1"));
+        assert_eq!(Herd::from_toml(&herd.to_toml(), "t").unwrap(), herd);
+        let stray = Herd::from_toml(
+            &format!("{two}[[route]]\nfrom='A'\nto='C'\nvia='p:9'\n"),
+            "t",
+        );
+        assert!(stray.unwrap_err().to_string().contains("not neighbours"));
     }
 }
