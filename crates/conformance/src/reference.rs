@@ -83,7 +83,6 @@ async fn serve_inner(args: ReferenceArgs) -> anyhow::Result<()> {
         log_dir: args.log_dir.clone(),
         places: places.client.clone(),
         faults: args.fault.clone(),
-        log_rotation: herd_server::log::LogRotation::default(),
         limits: Default::default(),
     };
     let shutdown = CancellationToken::new();

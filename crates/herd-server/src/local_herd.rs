@@ -64,7 +64,6 @@ impl LocalHerd {
             log_dir,
             places,
             faults: faults.to_vec(),
-            log_rotation: crate::log::LogRotation::default(),
             limits: limits.clone(),
         };
         let shutdown = CancellationToken::new();

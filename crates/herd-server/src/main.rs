@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use herd_server::log::LogRotation;
 use herd_server::places::PlacesApi;
 use herd_server::{Launch, PlacesChoice, launch};
 use herd_wire::Herd;
@@ -44,15 +43,6 @@ struct Args {
     /// Folder for the log files, one NAME.log per server.
     #[arg(long, default_value = "logs", value_name = "DIR")]
     log_dir: PathBuf,
-
-    /// Rotate a log file before it would grow past this size: bytes, or with a KiB, MiB or GiB
-    /// suffix; 0 never rotates. NAME.log becomes NAME.log.1, .1 becomes .2, and so on.
-    #[arg(long, default_value = "64MiB", value_parser = parse_size, value_name = "SIZE")]
-    log_max_size: u64,
-
-    /// Rotated log files kept per server (NAME.log.1 … NAME.log.N); older ones are deleted.
-    #[arg(long, default_value_t = LogRotation::DEFAULT_KEEP, value_name = "N")]
-    log_keep: usize,
 
     /// Places base URL (a stand-in, e.g. from places-mock or the conformance suite).
     #[arg(long, env = "HERD_PLACES_URL", value_name = "URL")]
@@ -146,10 +136,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         log_dir: Some(args.log_dir.clone()),
         places: places.client.clone(),
         faults: args.fault.clone(),
-        log_rotation: LogRotation {
-            max_size: args.log_max_size,
-            keep: args.log_keep,
-        },
         limits: args.limits.clone(),
     };
     let shutdown = CancellationToken::new();
@@ -231,48 +217,5 @@ impl StopSignals {
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// `4096`, `64KiB`, `64MiB`, `1GiB` (also `K`/`M`/`G`, binary): a size in bytes.
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kib" => 10,
-        "m" | "mib" => 20,
-        "g" | "gib" => 30,
-        _ => {
-            return Err(format!(
-                "`{text}` is not a size: give bytes, or a number with KiB, MiB or GiB (e.g. 64MiB)"
-            ));
-        }
-    };
-    number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(1 << shift))
-        .ok_or_else(|| {
-            format!(
-                "`{text}` is not a size: give bytes, or a number with KiB, MiB or GiB (e.g. 64MiB)"
-            )
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes_take_bytes_and_binary_units() {
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_size("2k"), Ok(2048));
-        assert!(parse_size("ten").is_err());
-        assert!(parse_size("5 parsecs").is_err());
     }
 }

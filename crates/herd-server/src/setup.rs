@@ -99,8 +99,6 @@ pub struct Launch {
     pub places: PlacesClient,
     /// Deliberate faults (conformance self-tests only); empty for a correct server.
     pub faults: Vec<crate::faults::Fault>,
-    /// When log files rotate.
-    pub log_rotation: crate::log::LogRotation,
     /// Every server's bounds.
     pub limits: crate::limits::Limits,
 }
@@ -124,7 +122,7 @@ pub async fn launch(
 ) -> anyhow::Result<Running> {
     let (log, log_path) = match &launch.log_dir {
         Some(dir) => {
-            let (log, path) = ServerLog::open_rotated(dir, name, launch.log_rotation)
+            let (log, path) = ServerLog::open_rotated(dir, name, launch.limits.log_rotation())
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!("cannot open the log of {name} in {}: {e}", dir.display())
