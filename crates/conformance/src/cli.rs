@@ -149,6 +149,11 @@ pub struct Args {
     /// Show the wire transcript of each test, timestamped.
     #[arg(long)]
     pub trace: bool,
+
+    /// Copy the spawned servers' logs and captured output into this folder when the run ends,
+    /// passed or failed (`conformance grade` keeps them beside each submission's reports).
+    #[arg(long, value_name = "DIR", requires = "spawn")]
+    pub copy_logs: Option<PathBuf>,
 }
 
 /// Four tests per core: tests mostly wait on the server, not on the CPU.
@@ -289,6 +294,12 @@ async fn run_inner(args: Args) -> Result<u8, String> {
         let xml = crate::report::junit::render(&results).map_err(|e| format!("{e:#}"))?;
         std::fs::write(path, xml)
             .map_err(|e| format!("cannot write the JUnit report {}: {e}", path.display()))?;
+    }
+    if let (Some(dir), Some(procs)) = (&args.copy_logs, env.procs.as_ref()) {
+        // Stopped first, so every log is complete when it is copied.
+        procs.kill_all();
+        crate::grade::logs::copy_folder(&procs.log_dir(), dir)
+            .map_err(|e| format!("cannot copy the servers' logs to {}: {e}", dir.display()))?;
     }
     Ok(if summary.failed > 0 { 1 } else { 0 })
 }

@@ -1,7 +1,8 @@
 //! `conformance grade` on a batch of 20 Python-target variants (the correct server, its faults,
 //! and one submission that never starts): one command, one CSV and HTML summary with the right
 //! verdict per submission and test, a hung submission stopped at the time limit without
-//! stopping the batch, and no process left behind.
+//! stopping the batch, and no process left behind; fixed-port submissions side by side in
+//! network namespaces, with their server logs beside their reports.
 
 mod common;
 
@@ -169,6 +170,115 @@ fn a_bad_manifest_is_refused_saying_why() {
     let err = stderr(&out);
     assert!(err.contains("does not exist"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// First and last timestamp of a Python target log (`2026-12-03T12:40:01.123Z ...` lines).
+fn log_span(path: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let stamps: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.ends_with('Z'))
+        .collect();
+    let first = stamps
+        .first()
+        .unwrap_or_else(|| panic!("no log line in {}", path.display()));
+    let last = stamps.last().unwrap_or(first);
+    ((*first).to_owned(), (*last).to_owned())
+}
+
+/// Two submissions that listen on the same ports of their own choosing (the template names no
+/// {port} or {herd}), graded with --jobs 2: where network namespaces work, both run at once,
+/// each on its own loopback, and each gets its own right verdict; their server logs are in
+/// their grade folders and linked from index.html.
+#[test]
+fn fixed_port_submissions_run_side_by_side_in_network_namespaces() {
+    let probe = std::process::Command::new("unshare")
+        .args(["--net", "sh", "-c", "ip link set lo up"])
+        .output();
+    match &probe {
+        Ok(out) if out.status.success() => {}
+        other => {
+            eprintln!(
+                "skipped: network namespaces are not permitted here (`unshare --net sh -c 'ip link set lo up'`: {other:?}); conformance grade runs fixed-port submissions one at a time"
+            );
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = herd_spawn::free_ports(2).expect("free ports");
+    let herd_path = dir.path().join("fixed.toml");
+    std::fs::write(
+        &herd_path,
+        format!(
+            "[[server]]\nname = \"Alpha\"\naddress = \"127.0.0.1:{}\"\nneighbours = [\"Beta\"]\n\n\
+             [[server]]\nname = \"Beta\"\naddress = \"127.0.0.1:{}\"\nneighbours = []\n",
+            ports[0], ports[1]
+        ),
+    )
+    .expect("herd file");
+    let herd = herd_path.to_str().expect("path");
+    // Same ports for both: the herd file's, as a submission that hard-codes them would.
+    let base = format!(
+        "{} {} {{name}} --herd {herd} --places-url {{places_url}} --log-dir {{log_dir}}",
+        common::python(),
+        mocks::python_target::server_script().display()
+    );
+    let mut manifest = format!("herd = {}\n", toml_string(herd));
+    for (name, spawn) in [
+        ("correct", base.clone()),
+        ("no-sign", format!("{base} --fault no-sign")),
+    ] {
+        std::fs::create_dir(dir.path().join(name)).expect("mkdir");
+        manifest.push_str(&format!(
+            "[[submission]]\ndir = \"{name}\"\nspawn = {}\n",
+            toml_string(&spawn)
+        ));
+    }
+    let manifest_path = dir.path().join("batch.toml");
+    std::fs::write(&manifest_path, manifest).expect("manifest");
+    let out_dir = dir.path().join("out");
+    let out = conformance(&[
+        "grade",
+        manifest_path.to_str().expect("path"),
+        "--jobs",
+        "2",
+        "--time-limit",
+        "120",
+        "--out",
+        out_dir.to_str().expect("path"),
+        "--",
+        "--run",
+        "iamat/*",
+    ]);
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{text}{err}");
+    assert!(
+        err.contains("each submission in its own network namespace"),
+        "{err}"
+    );
+    assert!(text.contains("own network namespace"), "{text}");
+
+    let csv = read_csv(&out_dir.join("summary.csv"));
+    assert_eq!(cell(&csv, "correct", "status"), "passed", "{csv:?}");
+    assert_eq!(cell(&csv, "correct", "iamat/diff-client-behind"), "pass");
+    assert_eq!(cell(&csv, "no-sign", "status"), "failed", "{csv:?}");
+    assert_eq!(cell(&csv, "no-sign", "iamat/diff-client-behind"), "fail");
+
+    // Side by side: each run's server was up while the other's was.
+    let correct = log_span(&out_dir.join("correct/logs/Alpha.log"));
+    let faulty = log_span(&out_dir.join("no-sign/logs/Alpha.log"));
+    assert!(
+        correct.0 < faulty.1 && faulty.0 < correct.1,
+        "the two runs did not overlap: correct {correct:?}, no-sign {faulty:?}"
+    );
+    let html = std::fs::read_to_string(out_dir.join("index.html")).expect("index.html");
+    assert!(html.contains("href=\"correct/logs/Alpha.log\""), "{html}");
+    assert!(html.contains("href=\"no-sign/logs/Alpha.out\""), "{html}");
+    assert!(
+        html.contains("own network namespace"),
+        "index.html names the isolation"
+    );
 }
 
 /// `text` as a TOML basic string.

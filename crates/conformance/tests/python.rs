@@ -625,3 +625,39 @@ fn a_server_that_exits_fails_the_test_it_died_in_and_is_started_again() {
         "{text}"
     );
 }
+
+/// `security/*` holds the Python target to what a plain client must not do: it stores a
+/// flood-form `AT` line from any connection and accepts a client time two days ahead, and both
+/// are reported as SHOULD warnings (exit 0), with the cause named.
+#[test]
+fn security_tests_warn_on_the_python_targets_open_at_and_future_times() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let out = conformance(&[
+        "--spawn",
+        &python_spawn(&[]),
+        "--run",
+        "security/*",
+        "--json",
+        json.to_str().expect("path"),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let report = json_report(&json);
+    let at = result_of(&report, "security/client-at-not-stored");
+    assert_eq!(at["outcome"], "warn", "{at}");
+    assert!(
+        at["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("from a plain client connection was stored")),
+        "{at}"
+    );
+    let future = result_of(&report, "security/future-time-refused");
+    assert_eq!(future["outcome"], "warn", "{future}");
+    assert!(
+        future["actual"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("AT ")),
+        "{future}"
+    );
+}

@@ -8,6 +8,7 @@ pub mod framing;
 pub mod iamat;
 pub mod places;
 pub mod resilience;
+pub mod security;
 pub mod whatsat;
 
 use crate::runner::TestCase;
@@ -22,6 +23,7 @@ pub fn all() -> Vec<&'static TestCase> {
         framing::TESTS,
         flood::TESTS,
         resilience::TESTS,
+        security::TESTS,
     ]
     .iter()
     .flat_map(|section| section.iter())

@@ -4,7 +4,9 @@
 //! A submission that hangs is stopped with SIGTERM (the child stops the servers it started)
 //! and, after a grace period, SIGKILL of its process group; servers left behind by a child that
 //! had to be killed are found (this process is their subreaper) and killed too, so no process
-//! outlives the batch. Submissions that listen on ports of their own choosing run one at a time.
+//! outlives the batch. Submissions that listen on ports of their own choosing run side by side
+//! where each run gets its own network namespace ([`Isolation`]), and one at a time elsewhere.
+//! The servers' logs are copied into the submission's folder (`logs/`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -16,6 +18,8 @@ use nix::unistd::Pid;
 use tokio::process::Command;
 use tokio::sync::{Mutex, Semaphore};
 
+use super::isolation::Isolation;
+use super::logs::LOGS;
 use super::manifest::Submission;
 
 /// How a submission's run ended.
@@ -49,7 +53,7 @@ pub struct Graded {
     pub submission: Submission,
     pub end: RunEnd,
     pub seconds: f64,
-    /// Its folder in the output: `report.json`, `report.xml`, `output.txt`.
+    /// Its folder in the output: `report.json`, `report.xml`, `output.txt`, `logs/`.
     pub folder: PathBuf,
 }
 
@@ -73,6 +77,8 @@ pub struct BatchSettings {
     /// Passed to every suite run after the submission's own arguments.
     pub suite_args: Vec<String>,
     pub out: PathBuf,
+    /// How the runs are kept apart on the network.
+    pub isolation: Isolation,
 }
 
 /// How long a stopped suite run gets to stop its servers before it is killed.
@@ -103,9 +109,9 @@ pub async fn run_batch(
             Arc::clone(&progress),
         );
         tasks.push(tokio::spawn(async move {
-            // Fixed-port submissions queue for the one lane before taking a slot, so they never
-            // hold a slot others could use.
-            let _lane = if s.fixed_ports() {
+            // Without namespaces, fixed-port submissions queue for the one lane before taking a
+            // slot, so they never hold a slot others could use.
+            let _lane = if s.fixed_ports() && !settings.isolation.separates_ports() {
                 Some(fixed_ports.lock().await)
             } else {
                 None
@@ -149,8 +155,9 @@ async fn run_suite(
 ) -> anyhow::Result<RunEnd> {
     std::fs::create_dir_all(folder)?;
     let output = std::fs::File::create(folder.join("output.txt"))?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("--spawn").arg(&s.spawn);
+    let (program, leading) = settings.isolation.wrap(exe);
+    let mut cmd = Command::new(program);
+    cmd.args(leading).arg("--spawn").arg(&s.spawn);
     if let Some(herd) = &s.herd {
         cmd.arg("--herd").arg(herd);
     }
@@ -159,6 +166,8 @@ async fn run_suite(
         .arg(absolute(folder.join("report.json")))
         .arg("--junit")
         .arg(absolute(folder.join("report.xml")))
+        .arg("--copy-logs")
+        .arg(absolute(folder.join(LOGS)))
         .args(&settings.suite_args)
         .current_dir(&s.dir)
         .stdin(Stdio::null())

@@ -2,6 +2,8 @@
 //! (CSV and HTML) of every submission × test.
 
 pub mod batch;
+pub mod isolation;
+pub mod logs;
 pub mod manifest;
 pub mod summary;
 
@@ -38,11 +40,13 @@ pub const SUBCOMMAND: &str = "grade";
 ///   time_limit = "2m"                       # its own limit
 ///
 /// Each submission's servers start in its folder. Templates with {port}, {address} or {herd}
-/// get free ports, so such submissions run side by side; templates without them (ports chosen
-/// by the submission) run one at a time. Arguments after `--` go to every suite run.
+/// get free ports, so such submissions run side by side. Templates without them (ports chosen
+/// by the submission) run side by side too where network namespaces work (`unshare -n`, e.g.
+/// as root): each suite run gets its own, loopback only; elsewhere they run one at a time. The
+/// first line of the log says which. Arguments after `--` go to every suite run.
 ///
-/// Output (--out): summary.csv, index.html, and per submission report.json, report.xml and
-/// output.txt (the suite's terminal report, which names the kept server logs).
+/// Output (--out): summary.csv, index.html, and per submission report.json, report.xml,
+/// output.txt (the suite's terminal report) and logs/ (its servers' logs and output).
 ///
 /// Exit status: 0 the summary was written (whatever the verdicts), 2 bad arguments or manifest.
 #[derive(Parser, Debug)]
@@ -172,11 +176,14 @@ async fn run_inner(args: GradeArgs) -> anyhow::Result<()> {
         state: std::sync::Mutex::new((0, 0)),
     });
     progress.update(0, 0);
+    let isolation = isolation::Isolation::detect();
+    eprintln!("conformance grade: {}", isolation.describe());
     let settings = BatchSettings {
         jobs: usize::from(args.jobs),
         time_limit: args.time_limit,
         suite_args: args.suite_args.clone(),
         out: args.out.clone(),
+        isolation: isolation.clone(),
     };
     let graded = run_batch(&submissions, &settings, progress.clone()).await?;
     progress.bar.finish_and_clear();
@@ -184,15 +191,16 @@ async fn run_inner(args: GradeArgs) -> anyhow::Result<()> {
     let csv = args.out.join("summary.csv");
     let html = args.out.join("index.html");
     summary::write_csv(&rows, &csv)?;
-    summary::write_html(&rows, &html)?;
+    summary::write_html(&rows, &html, &isolation.describe())?;
     let tally: Vec<String> = summary::tally(&rows)
         .into_iter()
         .map(|(status, n)| format!("{n} {status}"))
         .collect();
     println!(
-        "{} submissions: {}\nsummary: {} and {}",
+        "{} submissions: {}\n{}\nsummary: {} and {}",
         rows.len(),
         tally.join(", "),
+        isolation.describe(),
         csv.display(),
         html.display()
     );

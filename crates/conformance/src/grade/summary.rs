@@ -1,6 +1,6 @@
 //! The batch's summary: `summary.csv` (one row per submission: status, counts, score per
 //! section, then each test's outcome) and `index.html` (the submission × test matrix, each
-//! MUST failure with its requirement, links to every submission's reports and output).
+//! MUST failure with its requirement, links to every submission's reports, output and logs).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -153,7 +153,7 @@ fn escape(text: &str) -> String {
 }
 
 /// Writes `index.html`: links are relative, so the output folder can be moved or served.
-pub fn write_html(rows: &[Row<'_>], path: &Path) -> anyhow::Result<()> {
+pub fn write_html(rows: &[Row<'_>], path: &Path, isolation: &str) -> anyhow::Result<()> {
     let (ids, sections) = columns(rows);
     let mut h = String::new();
     h.push_str(
@@ -170,6 +170,7 @@ pub fn write_html(rows: &[Row<'_>], path: &Path) -> anyhow::Result<()> {
         "<p>{} submissions. Cells: the test's outcome (pass, fail, warn = SHOULD failed, skip).</p>",
         rows.len()
     );
+    let _ = writeln!(h, "<p>{}</p>", escape(isolation));
     h.push_str("<table>\n<tr><th>submission</th><th>status</th><th>s</th><th>MUST passed</th><th>MUST failed</th>");
     for s in &sections {
         let _ = write!(h, "<th>{}</th>", escape(s));
@@ -200,11 +201,17 @@ pub fn write_html(rows: &[Row<'_>], path: &Path) -> anyhow::Result<()> {
                 o.chars().next().unwrap_or(' ')
             );
         }
-        let _ = writeln!(
+        let _ = write!(
             h,
             "<td><a href=\"{name}/report.json\">json</a> <a href=\"{name}/report.xml\">junit</a> \
-             <a href=\"{name}/output.txt\">output</a></td></tr>"
+             <a href=\"{name}/output.txt\">output</a>"
         );
+        for log in super::logs::listed(&row.graded.folder) {
+            let log = escape(&log.to_string_lossy());
+            let file = log.strip_prefix("logs/").unwrap_or(&log);
+            let _ = write!(h, " <a href=\"{name}/{log}\">{file}</a>");
+        }
+        h.push_str("</td></tr>\n");
     }
     h.push_str("</table>\n");
     for row in rows {
