@@ -4,16 +4,84 @@
 //! client time, ties broken on the line's bytes), which is what ends a flood. The table holds
 //! at most `max_clients` clients: at the limit a new client is refused (never an old one
 //! evicted, which would let anyone flush genuine clients out by inventing new ones).
+//!
+//! A server may hold a million clients, so an entry is only the line's bytes, its client time and
+//! where the client ID lies in the line: the ID is held once (as part of the line) and used as the
+//! key through [`Borrow`]. A WHATSAT, which is rare next to updates and waits on Places anyway,
+//! parses the stored line again.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use herd_wire::AtLine;
+use herd_wire::{AtLine, ClientTime};
+
+/// One client's newest update.
+#[derive(Debug)]
+struct Location {
+    line: Box<[u8]>,
+    time: ClientTime,
+    /// The client ID is `line[client_start..client_end]`.
+    client_start: u32,
+    client_end: u32,
+}
+
+impl Location {
+    fn new(at: &AtLine) -> Option<Location> {
+        let line = at.as_bytes();
+        let client = at.client();
+        // AtLine keeps the ID as part of its line (checked; else found as the fourth field).
+        let offset = (client.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+        let start = if line.get(offset..offset.wrapping_add(client.len())) == Some(client) {
+            offset
+        } else {
+            let ([_, _, _, field], _) = herd_wire::fields::split_array::<4>(line);
+            (field.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?
+        };
+        Some(Location {
+            client_start: u32::try_from(start).ok()?,
+            client_end: u32::try_from(start + client.len()).ok()?,
+            line: line.into(),
+            time: at.time(),
+        })
+    }
+
+    fn client(&self) -> &[u8] {
+        &self.line[self.client_start as usize..self.client_end as usize]
+    }
+
+    /// The same rule as [`AtLine::supersedes`], against what is stored.
+    fn superseded_by(&self, at: &AtLine) -> bool {
+        (at.time(), at.as_bytes()) > (self.time, &*self.line)
+    }
+}
+
+// Keyed by client ID alone: hashing and equality must agree with `[u8]`'s for `Borrow`.
+impl Borrow<[u8]> for Location {
+    fn borrow(&self) -> &[u8] {
+        self.client()
+    }
+}
+
+impl Hash for Location {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.client().hash(state);
+    }
+}
+
+impl PartialEq for Location {
+    fn eq(&self, other: &Self) -> bool {
+        self.client() == other.client()
+    }
+}
+
+impl Eq for Location {}
 
 /// Shared location table; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
-    locations: Arc<Mutex<HashMap<Vec<u8>, Arc<AtLine>>>>,
+    locations: Arc<Mutex<HashSet<Location>>>,
     max_clients: usize,
 }
 
@@ -49,19 +117,50 @@ impl Db {
             .locations
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let full = locations.len() >= self.max_clients;
-        match locations.get_mut(at.client()) {
-            Some(stored) if !at.supersedes(stored) => Stored::NotNewer,
-            Some(stored) => {
-                *stored = Arc::clone(at);
-                Stored::Newer
-            }
-            None if full => Stored::Full,
-            None => {
-                locations.insert(at.client().to_vec(), Arc::clone(at));
-                Stored::Newer
+        let verdict = match locations.get(at.client()) {
+            Some(stored) if !stored.superseded_by(at) => Stored::NotNewer,
+            Some(_) => Stored::Newer,
+            None if locations.len() >= self.max_clients => Stored::Full,
+            None => Stored::Newer,
+        };
+        if verdict == Stored::Newer {
+            match Location::new(at) {
+                Some(entry) => {
+                    locations.replace(entry);
+                }
+                None => return Stored::NotNewer,
             }
         }
+        verdict
+    }
+
+    /// Stores `at` whatever is there (only [`crate::faults::Fault::StaleAccepted`] does this);
+    /// true when it superseded the stored line.
+    pub fn put(&self, at: &Arc<AtLine>) -> bool {
+        let mut locations = self
+            .locations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let newer = locations
+            .get(at.client())
+            .is_none_or(|stored| stored.superseded_by(at));
+        if let Some(entry) = Location::new(at) {
+            locations.replace(entry);
+        }
+        newer
+    }
+
+    /// The stored AT line for `client`.
+    pub fn get(&self, client: &[u8]) -> Option<Arc<AtLine>> {
+        let line = {
+            let locations = self
+                .locations
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            locations.get(client)?.line.clone()
+        };
+        // It parsed when it was stored.
+        AtLine::parse(&line).ok().map(Arc::new)
     }
 
     /// How many clients are stored.
@@ -76,27 +175,47 @@ impl Db {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
 
-    /// Stores `at` whatever is there (only [`crate::faults::Fault::StaleAccepted`] does this);
-    /// true when it superseded the stored line.
-    pub fn put(&self, at: &Arc<AtLine>) -> bool {
-        let mut locations = self
-            .locations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let newer = locations
-            .get(at.client())
-            .is_none_or(|stored| at.supersedes(stored));
-        locations.insert(at.client().to_vec(), Arc::clone(at));
-        newer
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: &str) -> Arc<AtLine> {
+        Arc::new(AtLine::parse(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}")))
     }
 
-    /// The stored AT line for `client`.
-    pub fn get(&self, client: &[u8]) -> Option<Arc<AtLine>> {
-        self.locations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(client)
-            .cloned()
+    #[test]
+    fn keeps_the_newest_line_per_client() {
+        let db = Db::default();
+        assert_eq!(db.update(&at("AT A +0.1 kiwi +1+1 10")), Stored::Newer);
+        assert_eq!(db.update(&at("AT A +0.1 lime +1+1 5")), Stored::Newer);
+        assert_eq!(db.update(&at("AT B +0.1 kiwi +2+2 9")), Stored::NotNewer);
+        assert_eq!(db.update(&at("AT B +0.1 kiwi +2+2 11")), Stored::Newer);
+        let stored = db.get(b"kiwi").unwrap();
+        assert_eq!(stored.as_bytes(), b"AT B +0.1 kiwi +2+2 11");
+        assert_eq!(
+            db.get(b"lime").unwrap().time(),
+            at("AT A +0.1 lime +1+1 5").time()
+        );
+        assert!(db.get(b"fig").is_none());
+        assert_eq!(db.len(), 2);
+    }
+
+    #[test]
+    fn equal_times_break_on_the_line_and_put_overwrites() {
+        let db = Db::default();
+        assert_eq!(db.update(&at("AT B +0.1 c +2+2 10")), Stored::Newer);
+        assert_eq!(db.update(&at("AT A +0.1 c +1+1 10")), Stored::NotNewer);
+        assert!(!db.put(&at("AT A +0.1 c +1+1 9")));
+        assert_eq!(db.get(b"c").unwrap().as_bytes(), b"AT A +0.1 c +1+1 9");
+    }
+
+    #[test]
+    fn a_full_table_refuses_new_clients_but_updates_known_ones() {
+        let db = Db::new(1);
+        assert_eq!(db.update(&at("AT A +0.1 a +1+1 1")), Stored::Newer);
+        assert_eq!(db.update(&at("AT A +0.1 b +1+1 1")), Stored::Full);
+        assert_eq!(db.update(&at("AT A +0.1 a +1+1 2")), Stored::Newer);
     }
 }

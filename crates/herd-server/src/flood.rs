@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::log::ServerLog;
+use crate::log::{Entry, ServerLog};
 
 /// Updates waiting for one link, counted; the byte bound ([`LinkConfig::queue_bytes`]) is the
 /// one that matters, this one only sizes the channel.
@@ -77,7 +77,7 @@ impl Flooder {
                 let queued = Arc::new(AtomicUsize::new(0));
                 let task = LinkTask {
                     me: me.to_owned(),
-                    neighbour: name.clone(),
+                    neighbour: Arc::from(name.as_str()),
                     address: address.clone(),
                     log: log.clone(),
                     config: config.clone(),
@@ -132,7 +132,7 @@ fn queued_size(at: &AtLine) -> usize {
 
 struct LinkTask {
     me: String,
-    neighbour: String,
+    neighbour: Arc<str>,
     address: String,
     log: ServerLog,
     config: LinkConfig,
@@ -280,8 +280,8 @@ impl LinkTask {
                     if let Err(e) = result {
                         return e.to_string();
                     }
-                    for at in &sent {
-                        self.log.line(format!("flood to {}: {}", self.neighbour, crate::log::printable(at.as_bytes())));
+                    if self.log.is_on() {
+                        self.log.entry(Entry::Flood { to: Arc::clone(&self.neighbour), updates: sent });
                     }
                 }
             }

@@ -10,6 +10,8 @@ use std::time::Duration;
 use clap::builder::TypedValueParser as _;
 use herd_wire::parse_duration;
 
+use crate::log::LogRotation;
+
 /// Longest line (without its `\n`) on client and peer connections alike.
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
 /// Longest client ID.
@@ -79,6 +81,25 @@ pub struct Limits {
     /// before the server exits.
     #[arg(long, default_value = "2", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_grace: Duration,
+
+    /// Rotate a log file before it would grow past this size: bytes, or with a KiB, MiB or GiB
+    /// suffix; 0 never rotates. NAME.log becomes NAME.log.1, .1 becomes .2, and so on.
+    #[arg(long, default_value = "64MiB", value_parser = crate::log::parse_size, value_name = "SIZE")]
+    pub log_max_size: u64,
+
+    /// Rotated log files kept per server (NAME.log.1 … NAME.log.N); older ones are deleted.
+    #[arg(long, default_value_t = LogRotation::DEFAULT_KEEP, value_name = "N")]
+    pub log_keep: usize,
+}
+
+impl Limits {
+    /// When the log files rotate.
+    pub fn log_rotation(&self) -> LogRotation {
+        LogRotation {
+            max_size: self.log_max_size,
+            keep: self.log_keep,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -95,6 +116,8 @@ impl Default for Limits {
             peer_keepalive: Duration::from_secs(30),
             places_concurrency: DEFAULT_PLACES_CONCURRENCY,
             shutdown_grace: Duration::from_secs(2),
+            log_max_size: LogRotation::DEFAULT_MAX_SIZE,
+            log_keep: LogRotation::DEFAULT_KEEP,
         }
     }
 }

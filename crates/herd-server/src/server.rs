@@ -5,6 +5,7 @@
 //! waiting connection (so its client sees a close, not a hang), and both conditions are logged
 //! at most once a second with a count, so no flood of log lines and no busy loop.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +24,7 @@ use crate::db::{Db, Stored};
 use crate::faults::{Fault, Faults, LONG_LINE_LIMIT};
 use crate::flood::{Flooder, LinkConfig};
 use crate::limits::Limits;
-use crate::log::{ServerLog, printable};
+use crate::log::{Entry, ServerLog, Who, printable};
 use crate::peer_auth::{Admission, LiveLink, PeerGate};
 use crate::places::PlacesClient;
 
@@ -205,7 +206,7 @@ enum Party {
         nonce: String,
     },
     Peer {
-        name: String,
+        name: Arc<str>,
         link: LiveLink,
     },
 }
@@ -218,6 +219,14 @@ impl Party {
                 format!("client {address} (linking as {name})")
             }
             Party::Peer { name, .. } => format!("peer {name}"),
+        }
+    }
+
+    /// How the log names the other end.
+    fn who(&self) -> Who {
+        match self {
+            Party::Client(address) | Party::Challenged { address, .. } => Who::Client(*address),
+            Party::Peer { name, .. } => Who::Peer(Arc::clone(name)),
         }
     }
 }
@@ -244,7 +253,9 @@ async fn handle(
             frame = connection.read_frame() => frame,
         };
         let was_peer = matches!(party, Party::Peer { .. });
-        let outcome = match frame {
+        // Taken before the line is answered: a handshake's own line is still the client's.
+        let who = party.who();
+        let (line, outcome) = match frame {
             Ok(None) => break "end of input".to_owned(),
             Err(e) => break e.to_string(),
             Ok(Some(Frame::TooLong(_))) if state.faults.has(Fault::LongLineDrop) => {
@@ -256,14 +267,14 @@ async fn handle(
                 break "line over 64 KiB (long-line-drop fault)".to_owned();
             }
             Ok(Some(Frame::TooLong(head))) => {
-                state.log.line(format!(
-                    "in {}: line over {} bytes, answered with `?` and a cut copy",
-                    party.label(),
-                    head.len()
-                ));
-                Outcome::Reply(error_reply(&head))
+                let reply = error_reply(&head);
+                let why = format!("line over {} bytes, answered with a cut copy", head.len());
+                (head, Outcome::Invalid(reply, why))
             }
-            Ok(Some(Frame::Line(line))) => answer(&line, &mut party, &state).await,
+            Ok(Some(Frame::Line(line))) => {
+                let outcome = answer(&line, &mut party, &state).await;
+                (line, outcome)
+            }
         };
         if let (false, Party::Peer { link, .. }) = (was_peer, &party) {
             replaced = link.replaced.clone();
@@ -273,21 +284,47 @@ async fn handle(
             });
             keep_alive(connection.socket(), limits.peer_keepalive);
         }
-        match outcome {
-            Outcome::Silent => {}
-            Outcome::HangUp => break "hung up (crash-float-radius fault)".to_owned(),
-            Outcome::Reply(reply) => {
-                if let Err(e) = connection.write(&reply).await {
-                    break e.to_string();
-                }
-                if state.faults.has(Fault::OnePerConn) {
-                    let _ = connection.flush().await;
-                    break "one command per connection (one-per-conn fault)".to_owned();
-                }
+        // The reply goes on to the log writer with the request, which formats and frees both.
+        let exchange = |request, invalid, reply| Entry::Exchange {
+            who,
+            request,
+            invalid,
+            reply,
+        };
+        let written = match outcome {
+            Outcome::Silent(None) => None,
+            Outcome::Silent(Some(verdict)) => {
+                state.log.entry(Entry::Input {
+                    who: party.who(),
+                    line,
+                    verdict,
+                });
+                None
             }
+            Outcome::HangUp => break "hung up (crash-float-radius fault)".to_owned(),
             Outcome::Refuse(reply, why) => {
                 let _ = connection.write(&reply).await;
                 break why;
+            }
+            Outcome::Logged(reply) => Some(connection.write(&reply).await),
+            Outcome::Reply(reply) => {
+                let written = connection.write(&reply).await;
+                state.log.entry(exchange(line, None, reply));
+                Some(written)
+            }
+            Outcome::Invalid(reply, why) => {
+                let written = connection.write(&reply).await;
+                state.log.entry(exchange(line, Some(why), reply));
+                Some(written)
+            }
+        };
+        if let Some(written) = written {
+            if let Err(e) = written {
+                break e.to_string();
+            }
+            if state.faults.has(Fault::OnePerConn) {
+                let _ = connection.flush().await;
+                break "one command per connection (one-per-conn fault)".to_owned();
             }
         }
         if !connection.has_buffered_line()
@@ -311,11 +348,18 @@ async fn handle(
     }
 }
 
-/// What a line gets.
+/// What a line gets. The connection handler writes the reply, then hands the request and the
+/// reply to the log as one event, so answering a line formats nothing for the log.
 enum Outcome {
+    /// The reply to a valid command.
     Reply(Vec<u8>),
-    /// No reply: a blank line, a peer's update, or a faulty server's silence.
-    Silent,
+    /// The `? ` reply to an invalid line, and why it is invalid.
+    Invalid(Vec<u8>, String),
+    /// A reply whose event is already logged (a peer-link challenge).
+    Logged(Vec<u8>),
+    /// No reply: a blank line, a peer's update, or a faulty server's silence; with what became
+    /// of the line when the log should say.
+    Silent(Option<Cow<'static, str>>),
     /// Drop the connection without a reply (only under a fault).
     HangUp,
     /// Reply, then close the connection, for this reason (a refused peer link).
@@ -325,10 +369,13 @@ enum Outcome {
 /// The reply to one line, if it gets one.
 async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome {
     let received = ClientTime::now();
-    let label = party.label();
     match party {
-        Party::Peer { name, .. } => return peer_line(line, name, &label, state),
-        Party::Challenged { name, nonce, .. } => {
+        Party::Peer { name, .. } => return peer_line(line, name, state),
+        Party::Challenged { .. } => {
+            let label = party.label();
+            let Party::Challenged { name, nonce, .. } = party else {
+                return Outcome::Silent(None);
+            };
             return match state.peers.verify(name, nonce, line) {
                 Ok(()) => {
                     state
@@ -336,10 +383,10 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
                         .line(format!("in {label}: peer link from {name}, proof accepted"));
                     let link = state.peers.register(name);
                     *party = Party::Peer {
-                        name: name.clone(),
+                        name: Arc::from(name.as_str()),
                         link,
                     };
-                    Outcome::Silent
+                    Outcome::Silent(None)
                 }
                 Err(why) => refuse(line, &label, why, state),
             };
@@ -357,7 +404,7 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
     };
     let reply = match parsed {
         Ok(None) if faults.has(Fault::ReplyBlank) => return Outcome::Reply(b"? \n".to_vec()),
-        Ok(None) => return Outcome::Silent,
+        Ok(None) => return Outcome::Silent(None),
         Err(CommandError::Position(_) | CommandError::Time(_))
             if let Some(reply) = faults.nonfinite_reply(&state.name, line) =>
         {
@@ -365,7 +412,7 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
             Ok([reply.as_slice(), b"\n"].concat())
         }
         Err(CommandError::UnknownCommand) if faults.has(Fault::SilentInvalid) => {
-            return Outcome::Silent;
+            return Outcome::Silent(None);
         }
         Ok(Some(Command::Iamat(iamat))) => cmd::iamat::run(&iamat, received, state),
         Ok(Some(Command::Whatsat(whatsat))) => cmd::whatsat::run(&whatsat, state)
@@ -373,8 +420,9 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
             .ok_or_else(|| "no server has heard of this client".to_owned()),
         Ok(Some(Command::Peer(name))) if state.neighbours.contains(&name) => {
             let Party::Client(address) = *party else {
-                return Outcome::Silent;
+                return Outcome::Silent(None);
             };
+            let label = party.label();
             return match state.peers.admit(&name, address.ip()) {
                 Admission::Open => {
                     state.log.line(format!(
@@ -382,8 +430,11 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
                         printable(line)
                     ));
                     let link = state.peers.register(&name);
-                    *party = Party::Peer { name, link };
-                    Outcome::Silent
+                    *party = Party::Peer {
+                        name: name.into(),
+                        link,
+                    };
+                    Outcome::Silent(None)
                 }
                 Admission::Challenge(nonce) => {
                     state.log.line(format!(
@@ -396,7 +447,7 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
                         name,
                         nonce,
                     };
-                    Outcome::Reply(challenge)
+                    Outcome::Logged(challenge)
                 }
                 Admission::Refused(why) => refuse(line, &label, why, state),
             };
@@ -411,61 +462,33 @@ async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outcome 
         }
     };
     match reply {
-        Ok(reply) => {
-            let first_line = reply.split(|b| *b == b'\n').next().unwrap_or_default();
-            let rest = reply.len() - first_line.len() - 1;
-            let extra = if rest > 0 {
-                format!(" (+{rest} bytes of Places JSON)")
-            } else {
-                String::new()
-            };
-            state.log.line(format!("in {label}: {}", printable(line)));
-            state
-                .log
-                .line(format!("out {label}: {}{extra}", printable(first_line)));
-            Outcome::Reply(reply)
-        }
+        Ok(reply) => Outcome::Reply(reply),
         Err(why) => {
             let reply = faults
                 .error_reply(line)
                 .unwrap_or_else(|| error_reply(line));
-            state
-                .log
-                .line(format!("in {label}: {} (invalid: {why})", printable(line)));
-            state.log.line(format!(
-                "out {label}: {}",
-                printable(&reply[..reply.len() - 1])
-            ));
-            Outcome::Reply(reply)
+            Outcome::Invalid(reply, why)
         }
     }
 }
 
 /// A line on an established peer link: an update is stored and flooded if it is new and within
 /// this server's bounds; anything else is logged and ignored (peers get no replies).
-fn peer_line(line: &[u8], name: &str, label: &str, state: &ServerState) -> Outcome {
-    match parse_command(line) {
-        Ok(Some(Command::At(at))) => {
-            let verdict = match cmd::at::run(at, name, state) {
-                Ok(Stored::Newer) => "stored".to_owned(),
-                Ok(Stored::NotNewer) => "not newer, dropped".to_owned(),
-                Ok(Stored::Full) => format!(
-                    "dropped: this server holds its limit of {} clients",
-                    state.limits.max_clients
-                ),
-                Err(why) => format!("dropped: {why}"),
-            };
-            state
-                .log
-                .line(format!("in {label}: {} ({verdict})", printable(line)));
-        }
-        Ok(None) => {}
-        _ => state.log.line(format!(
-            "in {label}: {} (not an update, ignored)",
-            printable(line)
-        )),
-    }
-    Outcome::Silent
+fn peer_line(line: &[u8], name: &str, state: &ServerState) -> Outcome {
+    let verdict = match parse_command(line) {
+        Ok(Some(Command::At(at))) => match cmd::at::run(at, name, state) {
+            Ok(Stored::Newer) => Cow::Borrowed("stored"),
+            Ok(Stored::NotNewer) => Cow::Borrowed("not newer, dropped"),
+            Ok(Stored::Full) => Cow::Owned(format!(
+                "dropped: this server holds its limit of {} clients",
+                state.limits.max_clients
+            )),
+            Err(why) => Cow::Owned(format!("dropped: {why}")),
+        },
+        Ok(None) => return Outcome::Silent(None),
+        _ => Cow::Borrowed("not an update, ignored"),
+    };
+    Outcome::Silent(Some(verdict))
 }
 
 /// Refuses a peer link: `? ` and a copy of `line`, then the connection closes.

@@ -122,9 +122,11 @@ pub async fn launch(
 ) -> anyhow::Result<Running> {
     let (log, log_path) = match &launch.log_dir {
         Some(dir) => {
-            let (log, path) = ServerLog::open(dir, name).await.map_err(|e| {
-                anyhow::anyhow!("cannot open the log of {name} in {}: {e}", dir.display())
-            })?;
+            let (log, path) = ServerLog::open_rotated(dir, name, launch.limits.log_rotation())
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot open the log of {name} in {}: {e}", dir.display())
+                })?;
             (log, Some(path))
         }
         None => (ServerLog::discard(), None),

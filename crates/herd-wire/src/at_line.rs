@@ -9,15 +9,22 @@ use crate::command::Iamat;
 use crate::fields;
 use crate::position::Position;
 
-/// One AT line, parsed, with its exact text.
+/// One AT line, parsed, with its exact text. The server name and client ID are kept as ranges of
+/// the text rather than copies: a line is parsed on every server it floods through.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AtLine {
     text: Vec<u8>,
-    server: String,
+    server: std::ops::Range<usize>,
     diff: TimeDiff,
-    client: Vec<u8>,
+    client: std::ops::Range<usize>,
     position: Position,
     time: ClientTime,
+}
+
+/// Where `field` (a subslice of `line`) lies in `line`.
+fn range_in(line: &[u8], field: &[u8]) -> std::ops::Range<usize> {
+    let start = field.as_ptr() as usize - line.as_ptr() as usize;
+    start..start + field.len()
 }
 
 /// Why a line is not an AT line.
@@ -41,22 +48,25 @@ impl AtLine {
     /// The line a server named `server` answers to `iamat`, received at `received`.
     pub fn answer(server: &str, received: ClientTime, iamat: &Iamat) -> Self {
         let diff = iamat.time().until(received);
-        let mut text = Vec::with_capacity(64 + iamat.client().len());
+        let mut text = Vec::with_capacity(64 + server.len() + iamat.client().len());
         text.extend_from_slice(b"AT ");
         text.extend_from_slice(server.as_bytes());
+        let server_range = 3..text.len();
         text.push(b' ');
-        text.extend_from_slice(diff.to_string().as_bytes());
+        diff.push_to(&mut text);
         text.push(b' ');
+        let client_start = text.len();
         text.extend_from_slice(iamat.client());
+        let client_range = client_start..text.len();
         text.push(b' ');
         text.extend_from_slice(iamat.position().as_str().as_bytes());
         text.push(b' ');
         text.extend_from_slice(iamat.time_text());
         Self {
             text,
-            server: server.to_owned(),
+            server: server_range,
             diff,
-            client: iamat.client().to_vec(),
+            client: client_range,
             position: iamat.position().clone(),
             time: iamat.time(),
         }
@@ -66,25 +76,27 @@ impl AtLine {
     /// but the stored text is the trimmed line exactly as given).
     pub fn parse(line: &[u8]) -> Result<Self, AtLineError> {
         let line = fields::trim(line);
-        let parts: Vec<&[u8]> = fields::split(line).collect();
-        let [word, server, diff, client, position, time] = parts[..] else {
+        let ([word, server, diff, client, position, time], 6) = fields::split_array::<6>(line)
+        else {
             return Err(AtLineError::FieldCount);
         };
         if word != b"AT" {
             return Err(AtLineError::NotAt);
         }
-        let server = std::str::from_utf8(server).map_err(|_| AtLineError::ServerName)?;
+        std::str::from_utf8(server).map_err(|_| AtLineError::ServerName)?;
         let diff = std::str::from_utf8(diff)
             .ok()
             .and_then(TimeDiff::parse)
             .ok_or(AtLineError::Diff)?;
+        let position = Position::parse(position)?;
+        let time = ClientTime::parse(time)?;
         Ok(Self {
+            server: range_in(line, server),
+            client: range_in(line, client),
             text: line.to_vec(),
-            server: server.to_owned(),
             diff,
-            client: client.to_vec(),
-            position: Position::parse(position)?,
-            time: ClientTime::parse(time)?,
+            position,
+            time,
         })
     }
 
@@ -95,7 +107,8 @@ impl AtLine {
 
     /// The name of the server that received the IAMAT.
     pub fn server(&self) -> &str {
-        &self.server
+        // Checked to be UTF-8 when the line was parsed or made.
+        std::str::from_utf8(&self.text[self.server.clone()]).unwrap_or_default()
     }
 
     /// Server receive time minus client time.
@@ -105,7 +118,7 @@ impl AtLine {
 
     /// The client ID, byte for byte.
     pub fn client(&self) -> &[u8] {
-        &self.client
+        &self.text[self.client.clone()]
     }
 
     /// The client's position.

@@ -27,9 +27,24 @@ pub enum ClientTimeError {
     TooLarge,
 }
 
+/// The value of ASCII digits (at most 28 significant ones, checked by the caller). Up to 19 digits
+/// fit a u64, which is far cheaper than i128 arithmetic per digit; real times have 10.
+fn decimal(digits: &[u8]) -> i128 {
+    let digits = &digits[digits.iter().take_while(|d| **d == b'0').count()..];
+    let fold64 = |s: &[u8]| s.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+    if digits.len() <= 19 {
+        return i128::from(fold64(digits));
+    }
+    let (high, low) = digits.split_at(digits.len() - 19);
+    i128::from(fold64(high)) * 10_000_000_000_000_000_000 + i128::from(fold64(low))
+}
+
 impl ClientTime {
     /// Parses `digits[.digits]`, with 1 to 9 fraction digits; nothing else (no sign, exponent, nan).
     pub fn parse(text: &[u8]) -> Result<Self, ClientTimeError> {
+        if let Some(time) = Self::parse_short(text) {
+            return Ok(time);
+        }
         let (whole, frac) = match text.iter().position(|b| *b == b'.') {
             Some(dot) => (&text[..dot], Some(&text[dot + 1..])),
             None => (text, None),
@@ -44,18 +59,60 @@ impl ClientTime {
         if significant > MAX_SECONDS_DIGITS {
             return Err(ClientTimeError::TooLarge);
         }
-        let secs: i128 = whole
-            .iter()
-            .fold(0, |acc, d| acc * 10 + i128::from(d - b'0'));
+        let secs = decimal(whole);
         let frac = frac.unwrap_or_default();
-        let mut sub: i128 = frac
-            .iter()
-            .fold(0, |acc, d| acc * 10 + i128::from(d - b'0'));
+        let mut sub = decimal(frac);
         for _ in frac.len()..9 {
             sub *= 10;
         }
         Ok(Self {
             nanos: secs * NANOS_PER_SEC + sub,
+        })
+    }
+
+    /// One pass over a valid time of at most 19 digits of seconds (every real clock): `None`
+    /// sends anything else, valid or not, to the general parser above, which decides.
+    fn parse_short(text: &[u8]) -> Option<Self> {
+        let mut secs: u64 = 0;
+        let mut whole_digits = 0;
+        let mut bytes = text.iter();
+        let mut frac_digits = None;
+        for &b in bytes.by_ref() {
+            match b {
+                b'0'..=b'9' if whole_digits < 19 => {
+                    secs = secs * 10 + u64::from(b - b'0');
+                    whole_digits += 1;
+                }
+                b'.' if whole_digits > 0 => {
+                    frac_digits = Some(0);
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        if whole_digits == 0 {
+            return None;
+        }
+        let mut sub: u64 = 0;
+        if let Some(mut count) = frac_digits {
+            for &b in bytes {
+                match b {
+                    b'0'..=b'9' if count < 9 => {
+                        sub = sub * 10 + u64::from(b - b'0');
+                        count += 1;
+                    }
+                    _ => return None,
+                }
+            }
+            if count == 0 {
+                return None;
+            }
+            for _ in count..9 {
+                sub *= 10;
+            }
+        }
+        Some(Self {
+            nanos: i128::from(secs) * NANOS_PER_SEC + i128::from(sub),
         })
     }
 
@@ -115,6 +172,31 @@ impl TimeDiff {
             nanos: if negative { -magnitude } else { magnitude },
         })
     }
+}
+
+impl TimeDiff {
+    /// Appends the Display form (`+0.263873386`) to `out` without the formatting machinery:
+    /// every IAMAT reply carries one.
+    pub fn push_to(self, out: &mut Vec<u8>) {
+        out.push(if self.nanos < 0 { b'-' } else { b'+' });
+        let magnitude = self.nanos.unsigned_abs();
+        let per_sec = NANOS_PER_SEC.unsigned_abs();
+        push_digits(out, magnitude / per_sec, 1);
+        out.push(b'.');
+        push_digits(out, magnitude % per_sec, 9);
+    }
+}
+
+/// `n` in decimal, zero-padded to `width` digits.
+fn push_digits(out: &mut Vec<u8>, mut n: u128, width: usize) {
+    let mut digits = [b'0'; 40];
+    let mut at = digits.len();
+    while n > 0 || digits.len() - at < width {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 impl fmt::Display for TimeDiff {
@@ -197,6 +279,26 @@ mod tests {
         assert_eq!(server.until(client).to_string(), "-0.263873386");
         assert_eq!(t("10").until(t("8.5")).to_string(), "-1.500000000");
         assert_eq!(t("10").until(t("10")).to_string(), "+0.000000000");
+    }
+
+    #[test]
+    fn pushed_difference_matches_display() {
+        for (a, b) in [
+            ("10", "8.5"),
+            ("1.5", "1.5"),
+            ("0", "99999999999999999999.5"),
+        ] {
+            let d = t(a).until(t(b));
+            let mut out = Vec::new();
+            d.push_to(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), d.to_string());
+        }
+    }
+
+    #[test]
+    fn long_times_parse_exactly() {
+        let most = format!("{}.123456789", "9876543210".repeat(2));
+        assert_eq!(t(&most).to_wire(), most);
     }
 
     #[test]

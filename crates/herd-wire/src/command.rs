@@ -94,12 +94,8 @@ pub enum CommandError {
     PeerName,
 }
 
-fn operands<'a>(
-    word: &'static str,
-    parts: &[&'a [u8]],
-    expected: usize,
-) -> Result<Vec<&'a [u8]>, CommandError> {
-    let got = parts.len() - 1;
+fn operand_count(word: &'static str, count: usize, expected: usize) -> Result<(), CommandError> {
+    let got = count - 1;
     if got != expected {
         return Err(CommandError::OperandCount {
             word,
@@ -107,37 +103,41 @@ fn operands<'a>(
             got,
         });
     }
-    Ok(parts[1..].to_vec())
+    Ok(())
 }
 
 /// Parses one line (terminator included or not). `Ok(None)` for a blank line, which gets no reply.
 pub fn parse_command(line: &[u8]) -> Result<Option<Command>, CommandError> {
-    let parts: Vec<&[u8]> = fields::split(line).collect();
-    let Some(word) = parts.first() else {
+    // An AT line is split by its own parser; the others need their first four fields.
+    let word = fields::split(line).next();
+    let Some(word) = word else {
         return Ok(None);
     };
-    let command = match *word {
+    if word == b"AT" {
+        return Ok(Some(Command::At(AtLine::parse(line)?)));
+    }
+    let ([_, a, b, c], count) = fields::split_array::<4>(line);
+    let command = match word {
         b"IAMAT" => {
-            let ops = operands("IAMAT", &parts, 3)?;
+            operand_count("IAMAT", count, 3)?;
             Command::Iamat(Iamat {
-                client: ops[0].to_vec(),
-                position: Position::parse(ops[1])?,
-                time: ClientTime::parse(ops[2])?,
-                time_text: ops[2].to_vec(),
+                client: a.to_vec(),
+                position: Position::parse(b)?,
+                time: ClientTime::parse(c)?,
+                time_text: c.to_vec(),
             })
         }
         b"WHATSAT" => {
-            let ops = operands("WHATSAT", &parts, 3)?;
+            operand_count("WHATSAT", count, 3)?;
             Command::Whatsat(Whatsat {
-                client: ops[0].to_vec(),
-                radius: Radius::parse(ops[1])?,
-                bound: Bound::parse(ops[2])?,
+                client: a.to_vec(),
+                radius: Radius::parse(b)?,
+                bound: Bound::parse(c)?,
             })
         }
-        b"AT" => Command::At(AtLine::parse(line)?),
         b"PEER" => {
-            let ops = operands("PEER", &parts, 1)?;
-            let name = std::str::from_utf8(ops[0]).map_err(|_| CommandError::PeerName)?;
+            operand_count("PEER", count, 1)?;
+            let name = std::str::from_utf8(a).map_err(|_| CommandError::PeerName)?;
             Command::Peer(name.to_owned())
         }
         _ => return Err(CommandError::UnknownCommand),

@@ -27,6 +27,20 @@ pub fn split(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     line.split(|b| is_space(*b)).filter(|f| !f.is_empty())
 }
 
+/// The first `N` fields of a line (empty slices beyond the last) and how many fields it has in
+/// all: what a parser needs, without collecting into a `Vec` for every line.
+pub fn split_array<const N: usize>(line: &[u8]) -> ([&[u8]; N], usize) {
+    let mut first: [&[u8]; N] = [&[]; N];
+    let mut count = 0;
+    for field in split(line) {
+        if let Some(slot) = first.get_mut(count) {
+            *slot = field;
+        }
+        count += 1;
+    }
+    (first, count)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +56,13 @@ mod tests {
     fn splits_on_runs_of_spaces_including_vertical_tab() {
         let fields: Vec<&[u8]> = split(b"WHATSAT\x0bkiwi \t 10\x0c5").collect();
         assert_eq!(fields, vec![&b"WHATSAT"[..], b"kiwi", b"10", b"5"]);
+    }
+
+    #[test]
+    fn split_array_keeps_the_first_fields_and_counts_all() {
+        let (first, count) = split_array::<2>(b" a\tbb  c ");
+        assert_eq!((first, count), ([&b"a"[..], b"bb"], 3));
+        let (first, count) = split_array::<3>(b"x");
+        assert_eq!((first, count), ([&b"x"[..], b"", b""], 1));
     }
 }

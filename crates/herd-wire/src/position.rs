@@ -5,13 +5,13 @@
 
 use std::fmt;
 
-/// A valid position: its original text and the two coordinates.
+/// A valid position: its original text and where the latitude ends. The coordinates are read
+/// from the text when asked for (only Places calls need them, and every IAMAT and AT line
+/// carries a position).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Position {
     text: String,
     lat_end: usize,
-    lat: f64,
-    lng: f64,
 }
 
 /// Why a position was rejected.
@@ -81,18 +81,10 @@ impl Position {
             return Err(PositionError::LongitudeOutOfRange);
         }
         // Only ASCII digits, signs and dots got here, so this is valid UTF-8 and valid floats.
-        let text = String::from_utf8_lossy(text).into_owned();
-        let lat = text[..lat_len]
-            .parse()
-            .map_err(|_| PositionError::Malformed)?;
-        let lng = text[lat_len..]
-            .parse()
-            .map_err(|_| PositionError::Malformed)?;
+        let text = String::from_utf8(text.to_vec()).map_err(|_| PositionError::Malformed)?;
         Ok(Self {
             text,
             lat_end: lat_len,
-            lat,
-            lng,
         })
     }
 
@@ -103,12 +95,13 @@ impl Position {
 
     /// Latitude in degrees.
     pub fn lat(&self) -> f64 {
-        self.lat
+        // Checked at parse time: a signed decimal, which f64 always parses.
+        self.text[..self.lat_end].parse().unwrap_or(0.0)
     }
 
     /// Longitude in degrees.
     pub fn lng(&self) -> f64 {
-        self.lng
+        self.text[self.lat_end..].parse().unwrap_or(0.0)
     }
 
     /// The client's latitude digits with a `+` sign dropped: `+34.068930` → `34.068930`.
