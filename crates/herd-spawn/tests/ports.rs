@@ -147,10 +147,14 @@ async fn a_server_that_dies_is_reported_and_one_stopped_on_purpose_is_not() {
 async fn a_server_that_stops_listening_is_down_and_restarts() {
     let herd = Preset::Winter21.herd();
     let name = herd.names()[0].to_owned();
-    // Listens for a second, closes the listener, then lingers.
+    // The first start listens for a second, closes the listener, then lingers; the restart
+    // keeps listening (so the check after it does not race a busy machine).
+    let marker = tempfile::tempdir().unwrap();
+    let started = marker.path().join("started");
     let template = format!(
-        "exec {} -c 'import socket, sys, time; s = socket.create_server((\"127.0.0.1\", int(sys.argv[1]))); print(\"listening\", flush=True); time.sleep(1); s.close(); time.sleep(60)' {{port}}",
-        mocks::python_target::python().unwrap().display()
+        "exec {} -c 'import os, socket, sys, time; first = not os.path.exists(sys.argv[2]); open(sys.argv[2], \"w\").close(); s = socket.create_server((\"127.0.0.1\", int(sys.argv[1]))); print(\"listening\", flush=True); time.sleep(1 if first else 60); s.close(); time.sleep(60)' {{port}} {}",
+        mocks::python_target::python().unwrap().display(),
+        started.display()
     );
     let spawner = Spawner::launch(&template, &herd, PLACES_URL, std::slice::from_ref(&name))
         .await
