@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use herd_server::places::{PlacesApi, PlacesClient};
-use herd_server::{Launch, Limits, LocalHerd, launch};
+use herd_server::{Limits, LocalHerd, launch};
 use herd_wire::Herd;
 use mocks::{FailureMode, PlacesStandIn, StandInConfig};
 use support::*;
@@ -93,19 +93,7 @@ async fn herd_playing_b(
     )
     .unwrap();
     let places = PlacesStandIn::start().await.unwrap();
-    let shared = Launch {
-        herd: herd.clone(),
-        log_dir: None,
-        places: PlacesClient::new(
-            &places.uri(),
-            "k".into(),
-            PlacesApi::Legacy,
-            Duration::from_secs(5),
-        )
-        .unwrap(),
-        faults: Vec::new(),
-        limits: limits.clone(),
-    };
+    let shared = hand_launch(herd.clone(), &places, limits);
     let shutdown = CancellationToken::new();
     let [la, _lb, lc] = listeners;
     let mut running = vec![launch(&shared, "A", la, &shutdown).await.unwrap()];
@@ -428,19 +416,7 @@ async fn a_neighbour_that_never_reads_costs_the_sender_a_bounded_queue() {
         link_queue_bytes: 256 * 1024,
         ..Limits::default()
     };
-    let shared = Launch {
-        herd,
-        log_dir: None,
-        places: PlacesClient::new(
-            &places.uri(),
-            "k".into(),
-            PlacesApi::Legacy,
-            Duration::from_secs(5),
-        )
-        .unwrap(),
-        faults: Vec::new(),
-        limits: limits.clone(),
-    };
+    let shared = hand_launch(herd, &places, &limits);
     let shutdown = CancellationToken::new();
     let running = launch(&shared, "A", a_listener, &shutdown).await.unwrap();
     let (_never_read, _) = tokio::time::timeout(IO_DEADLINE, b_listener.accept())

@@ -9,8 +9,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use herd_server::places::{PlacesApi, PlacesClient};
-use herd_server::{Launch, Limits, Running, launch};
+use herd_server::{Limits, Running, launch};
 use herd_wire::Herd;
 use mocks::{Direction, LinkProxy, PlacesStandIn};
 use support::*;
@@ -60,19 +59,7 @@ impl ProxiedLine {
         .with_route("B", "C", &b_to_c.address().to_string())
         .with_route("C", "B", &c_to_b.address().to_string());
         let places = PlacesStandIn::start().await.unwrap();
-        let shared = Launch {
-            herd,
-            log_dir: None,
-            places: PlacesClient::new(
-                &places.uri(),
-                "k".into(),
-                PlacesApi::Legacy,
-                Duration::from_secs(5),
-            )
-            .unwrap(),
-            faults: Vec::new(),
-            limits: Limits::default(),
-        };
+        let shared = hand_launch(herd, &places, &Limits::default());
         let shutdown = CancellationToken::new();
         let mut servers = Vec::new();
         for (name, listener) in ["A", "B", "C"].into_iter().zip(listeners) {

@@ -76,6 +76,28 @@ impl TestHerd {
     }
 }
 
+/// What servers of `herd` started one by one with `herd_server::launch` share (the test plays or
+/// replaces the others): `places` as their Places, no logs, no faults, these limits.
+pub fn hand_launch(
+    herd: Herd,
+    places: &PlacesStandIn,
+    limits: &herd_server::Limits,
+) -> herd_server::Launch {
+    herd_server::Launch {
+        herd,
+        log_dir: None,
+        places: PlacesClient::new(
+            &places.uri(),
+            "k".into(),
+            PlacesApi::Legacy,
+            Duration::from_secs(5),
+        )
+        .unwrap(),
+        faults: Vec::new(),
+        limits: limits.clone(),
+    }
+}
+
 /// The *eof* client style: write everything, half-close, read until the server closes.
 pub async fn eof_exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
     tokio::time::timeout(IO_DEADLINE, async {
