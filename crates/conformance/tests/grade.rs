@@ -172,21 +172,6 @@ fn a_bad_manifest_is_refused_saying_why() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
-/// First and last timestamp of a Python target log (`2026-12-03T12:40:01.123Z ...` lines).
-fn log_span(path: &Path) -> (String, String) {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let stamps: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|w| w.ends_with('Z'))
-        .collect();
-    let first = stamps
-        .first()
-        .unwrap_or_else(|| panic!("no log line in {}", path.display()));
-    let last = stamps.last().unwrap_or(first);
-    ((*first).to_owned(), (*last).to_owned())
-}
-
 /// Two submissions that listen on the same ports of their own choosing (the template names no
 /// {port} or {herd}), graded with --jobs 2: where network namespaces work, both run at once,
 /// each on its own loopback, and each gets its own right verdict; their server logs are in
@@ -224,12 +209,26 @@ fn fixed_port_submissions_run_side_by_side_in_network_namespaces() {
         common::python(),
         mocks::python_target::server_script().display()
     );
+    // Side by side, proved without timing: each server announces itself in a shared folder
+    // (namespaces separate networks, not files) and waits for its twin in the other submission
+    // before it starts. Run one after the other, the first would wait in vain and say so.
+    let meet = dir.path().join("meet");
+    std::fs::create_dir(&meet).expect("mkdir");
+    let meet = meet.to_str().expect("path");
+    let rendezvous = |me: &str, twin: &str| {
+        format!(
+            "touch {meet}/{me}-{{name}}; i=0; \
+             while [ ! -e {meet}/{twin}-{{name}} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; \
+             if [ -e {meet}/{twin}-{{name}} ]; then echo met > {meet}/{me}-{{name}}.met; fi; exec "
+        )
+    };
     let mut manifest = format!("herd = {}\n", toml_string(herd));
-    for (name, spawn) in [
-        ("correct", base.clone()),
-        ("no-sign", format!("{base} --fault no-sign")),
+    for (name, twin, spawn) in [
+        ("correct", "no-sign", base.clone()),
+        ("no-sign", "correct", format!("{base} --fault no-sign")),
     ] {
         std::fs::create_dir(dir.path().join(name)).expect("mkdir");
+        let spawn = format!("{}{spawn}", rendezvous(name, twin));
         manifest.push_str(&format!(
             "[[submission]]\ndir = \"{name}\"\nspawn = {}\n",
             toml_string(&spawn)
@@ -265,13 +264,18 @@ fn fixed_port_submissions_run_side_by_side_in_network_namespaces() {
     assert_eq!(cell(&csv, "no-sign", "status"), "failed", "{csv:?}");
     assert_eq!(cell(&csv, "no-sign", "iamat/diff-client-behind"), "fail");
 
-    // Side by side: each run's server was up while the other's was.
-    let correct = log_span(&out_dir.join("correct/logs/Alpha.log"));
-    let faulty = log_span(&out_dir.join("no-sign/logs/Alpha.log"));
-    assert!(
-        correct.0 < faulty.1 && faulty.0 < correct.1,
-        "the two runs did not overlap: correct {correct:?}, no-sign {faulty:?}"
-    );
+    // Side by side: each submission's checked server (the iamat/* run starts Alpha only)
+    // found its twin from the other submission already started.
+    for name in ["correct", "no-sign"] {
+        assert!(
+            Path::new(meet).join(format!("{name}-Alpha.met")).exists(),
+            "{name}'s Alpha started without its twin from the other submission running: \
+             the two runs did not overlap (in {meet}: {:?})",
+            std::fs::read_dir(meet)
+                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        );
+    }
     let html = std::fs::read_to_string(out_dir.join("index.html")).expect("index.html");
     assert!(html.contains("href=\"correct/logs/Alpha.log\""), "{html}");
     assert!(html.contains("href=\"no-sign/logs/Alpha.out\""), "{html}");

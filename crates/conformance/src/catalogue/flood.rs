@@ -203,7 +203,20 @@ async fn older_changes_nothing(ctx: &Ctx) -> Result<(), Problem> {
     let (newer, _, _) = unique_position();
     let (older, _, _) = unique_position();
     let kept = settle_everywhere(ctx, &a, &client, &newer, &time_from_now(0), "newer").await?;
+    // Copies of the newer update may still be crossing the herd after every server has one; a
+    // server that wrongly stores the older one would take a late copy as news and hide its
+    // fault. A quiet marker from the same origin follows those copies over the same links.
+    let quiet = ctx.client_id("-quiet");
+    let (position, _, _) = unique_position();
+    settle_everywhere(ctx, &a, &quiet, &position, &time_from_now(0), "quiet").await?;
     let stale = iamat_at(ctx, &b, &client, &older, &time_from_now(-2_000_000_000)).await?;
+    // Asked at once, the server that took the older update shows it before anything can mask it.
+    let mut replaced = Vec::new();
+    if let Answer::Known(line) = ask(ctx, addr(ctx, &b)?, &client).await
+        && same_update(&line, &stale)
+    {
+        replaced.push(b.clone());
+    }
     // A marker sent after the older update, over the same links: once it is everywhere, the
     // older one has had its chance to spread too.
     let marker = ctx.client_id("-marker");
@@ -212,12 +225,19 @@ async fn older_changes_nothing(ctx: &Ctx) -> Result<(), Problem> {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let all = names(ctx)?;
     let mut learned = Vec::new();
-    let mut replaced = Vec::new();
     for server in &all {
         learned.push(match ask(ctx, addr(ctx, server)?, &client).await {
+            // Healed later, but it did take the older update: that is the fault under test.
+            Answer::Known(_) if replaced.contains(server) => Learned {
+                answered: Some(format!(
+                    "{} (when asked right after the older IAMAT)",
+                    String::from_utf8_lossy(&stale)
+                )),
+                ..Learned::new(server, Verdict::WrongLine)
+            },
             Answer::Known(line) if same_update(&line, &kept) => Learned::new(server, Verdict::Kept),
             Answer::Known(line) => {
-                if same_update(&line, &stale) {
+                if same_update(&line, &stale) && !replaced.contains(server) {
                     replaced.push(server.clone());
                 }
                 Learned {
