@@ -65,17 +65,7 @@ pub async fn await_lines(
                 }
                 tokio::time::sleep(POLL).await;
             };
-            match last {
-                Answer::Known(line) => Learned {
-                    answered: Some(String::from_utf8_lossy(&line).into_owned()),
-                    ..Learned::new(server, Verdict::WrongLine)
-                },
-                Answer::Unknown => Learned::new(server, Verdict::Never),
-                Answer::NoAnswer(why) => Learned {
-                    answered: Some(why),
-                    ..Learned::new(server, Verdict::NoAnswer)
-                },
-            }
+            unmatched(server, last, Verdict::WrongLine, Verdict::Never)
         });
     }
     Ok(futures::future::join_all(watches).await)
@@ -101,20 +91,28 @@ pub async fn not_told(
     for server in servers {
         let address = addr(ctx, server)?;
         asks.push(async move {
-            match ask(ctx, address, client).await {
-                Answer::Unknown => Learned::new(server, Verdict::Unreachable),
-                Answer::Known(line) => Learned {
-                    answered: Some(String::from_utf8_lossy(&line).into_owned()),
-                    ..Learned::new(server, Verdict::Unexpected)
-                },
-                Answer::NoAnswer(why) => Learned {
-                    answered: Some(why),
-                    ..Learned::new(server, Verdict::NoAnswer)
-                },
-            }
+            let answer = ask(ctx, address, client).await;
+            unmatched(server, answer, Verdict::Unexpected, Verdict::Unreachable)
         });
     }
     Ok(futures::future::join_all(asks).await)
+}
+
+/// What `server`'s answer says when it is not the update being watched for: a line is
+/// `known` (with the line kept for the report), no entry is `unknown`, no answer is
+/// `NoAnswer` (with the reason).
+pub fn unmatched(server: &str, answer: Answer, known: Verdict, unknown: Verdict) -> Learned {
+    match answer {
+        Answer::Known(line) => Learned {
+            answered: Some(String::from_utf8_lossy(&line).into_owned()),
+            ..Learned::new(server, known)
+        },
+        Answer::Unknown => Learned::new(server, unknown),
+        Answer::NoAnswer(why) => Learned {
+            answered: Some(why),
+            ..Learned::new(server, Verdict::NoAnswer)
+        },
+    }
 }
 
 /// Orders `learned` like the herd file, adds the stopped servers, records the propagation and

@@ -6,6 +6,7 @@ use clap::Parser;
 use conformance::cli::{Args, run};
 use conformance::grade::GradeArgs;
 use conformance::reference::{ReferenceArgs, SUBCOMMAND, serve};
+use herd_server::StopSignals;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -24,28 +25,20 @@ async fn main() -> ExitCode {
         return ExitCode::from(conformance::grade::run(args).await);
     }
     let args = Args::parse();
+    let mut stop = match StopSignals::register() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("conformance: cannot watch for stop signals: {e}");
+            return ExitCode::from(2);
+        }
+    };
     // On Ctrl-C or SIGTERM the run future is dropped, which stops every server it spawned.
     let code = tokio::select! {
         code = run(args) => code,
-        signal = interrupted() => {
+        signal = stop.wait() => {
             eprintln!("conformance: {signal}; stopping the servers it started");
             130
         }
     };
     ExitCode::from(code)
-}
-
-/// Resolves on Ctrl-C or SIGTERM, naming which.
-async fn interrupted() -> &'static str {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return "interrupted";
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "interrupted",
-        _ = term.recv() => "terminated",
-    }
 }

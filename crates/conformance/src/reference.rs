@@ -9,10 +9,9 @@ use std::time::Duration;
 use clap::Parser;
 use herd_server::faults::Fault;
 use herd_server::places::PlacesApi;
-use herd_server::{Launch, PlacesChoice, launch};
+use herd_server::{Launch, PlacesChoice, StopSignals, serve_until_stopped};
 use herd_wire::Herd;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 /// The first argument that selects this mode.
 pub const SUBCOMMAND: &str = "reference-server";
@@ -45,7 +44,15 @@ pub struct ReferenceArgs {
 
 /// Serves until SIGTERM or Ctrl-C; returns the exit code.
 pub async fn serve(args: ReferenceArgs) -> u8 {
-    match serve_inner(args).await {
+    // Registered first: a stop while the server starts must still stop it cleanly.
+    let mut stop = match StopSignals::register() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("conformance reference-server: cannot watch for stop signals: {e}");
+            return 2;
+        }
+    };
+    match serve_inner(args, &mut stop).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("conformance reference-server: {e:#}");
@@ -54,7 +61,7 @@ pub async fn serve(args: ReferenceArgs) -> u8 {
     }
 }
 
-async fn serve_inner(args: ReferenceArgs) -> anyhow::Result<()> {
+async fn serve_inner(args: ReferenceArgs, stop: &mut StopSignals) -> anyhow::Result<()> {
     let herd = Herd::load(&args.herd)?;
     let spec = herd.server(&args.name).ok_or_else(|| {
         anyhow::anyhow!(
@@ -85,30 +92,18 @@ async fn serve_inner(args: ReferenceArgs) -> anyhow::Result<()> {
         faults: args.fault.clone(),
         limits: Default::default(),
     };
-    let shutdown = CancellationToken::new();
-    let running = launch(&shared, &args.name, listener, &shutdown).await?;
-    eprintln!(
-        "reference server {} listening on {} (faults: {:?})",
-        running.name, running.address, args.fault
-    );
-    stop_signal().await;
-    shutdown.cancel();
-    // A moment for the log writer to drain.
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    serve_until_stopped(
+        &shared,
+        vec![(args.name.clone(), listener)],
+        stop,
+        shared.limits.shutdown_grace,
+        |running| {
+            eprintln!(
+                "reference server {} listening on {} (faults: {:?})",
+                running.name, running.address, args.fault
+            )
+        },
+    )
+    .await?;
     Ok(())
-}
-
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

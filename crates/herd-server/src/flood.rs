@@ -207,7 +207,7 @@ impl LinkTask {
         shutdown: &CancellationToken,
     ) -> String {
         let _ = stream.set_nodelay(true);
-        crate::server::keep_alive(&stream, self.config.keepalive);
+        keep_alive(&stream, self.config.keepalive);
         let (mut reader, writer) = stream.into_split();
         let mut writer = BufWriter::new(writer);
         let hello = format!("PEER {}\n", self.me);
@@ -311,4 +311,14 @@ async fn read_short_line(reader: &mut tokio::net::tcp::OwnedReadHalf) -> Result<
         }
     }
     Err("the neighbour's handshake line is longer than 256 bytes".to_owned())
+}
+
+/// Turns on TCP keepalive (a peer link whose other end vanished is found and relinked).
+pub fn keep_alive(stream: &TcpStream, idle: Duration) {
+    let probes = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval((idle / 3).max(Duration::from_secs(1)));
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "freebsd"))]
+    let probes = probes.with_retries(3);
+    let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&probes);
 }

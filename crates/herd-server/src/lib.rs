@@ -3,7 +3,8 @@
 //!
 //! Layout, after tokio's mini-redis: [`connection`] owns framing, [`db`] owns the locations,
 //! [`cmd`] has one module per command, [`flood`] owns the peer links, [`places`] the Google calls,
-//! [`log`] the log files, [`server`] ties them together for one server. [`limits`] holds every
+//! [`log`] the log files, [`state`] is what one server is, [`party`] who is on the other end of
+//! a connection, [`server`] accepts connections and drives each one. [`limits`] holds every
 //! bound (each a flag), [`peer_auth`] the peer-link handshake.
 
 pub mod cmd;
@@ -14,11 +15,15 @@ pub mod flood;
 pub mod limits;
 pub mod local_herd;
 pub mod log;
+pub mod party;
 pub mod peer_auth;
 pub mod places;
 pub mod server;
 pub mod setup;
+pub mod state;
+pub mod stop;
 
 pub use limits::Limits;
 pub use local_herd::LocalHerd;
 pub use setup::{Launch, PlacesChoice, Running, closed, drain, launch};
+pub use stop::{StopSignals, serve_until_stopped};

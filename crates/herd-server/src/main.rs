@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use herd_server::places::PlacesApi;
-use herd_server::{Launch, PlacesChoice, launch};
+use herd_server::{Launch, PlacesChoice, StopSignals, serve_until_stopped};
 use herd_wire::Herd;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 /// The reference proxy-herd server: IAMAT, WHATSAT and flooding over persistent peer links.
 ///
@@ -138,8 +137,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         faults: args.fault.clone(),
         limits: args.limits.clone(),
     };
-    let shutdown = CancellationToken::new();
-    let mut states = Vec::new();
     let mut listeners = Vec::new();
     for name in &names {
         let address = herd
@@ -151,12 +148,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 "{name} cannot listen on {address}: {e} (is another herd running? use --herd FILE with other ports)"
             )
         })?;
-        listeners.push((name, listener));
+        listeners.push((name.clone(), listener));
     }
-    for (name, listener) in listeners {
-        let running = launch(&shared, name, listener, &shutdown).await?;
-        states.push(std::sync::Arc::clone(&running.state));
-        let spec = herd.server(name);
+    let mut waiting = listeners.len();
+    let started = |running: &herd_server::Running| {
+        let spec = herd.server(&running.name);
         let neighbours = spec.map(|s| s.neighbours.join(", ")).unwrap_or_default();
         eprintln!(
             "{} listening on {} (neighbours: {}; log: {})",
@@ -173,49 +169,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         );
-    }
-    eprintln!("Serving; Ctrl-C or SIGTERM stops.");
-    stop.wait().await;
-    eprintln!("herd-server: stopping");
-    shutdown.cancel();
-    // WHATSATs waiting on Places get their answer (up to --shutdown-grace), then the log
-    // writers get a moment to drain.
-    herd_server::drain(&states, args.limits.shutdown_grace).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+        waiting -= 1;
+        if waiting == 0 {
+            eprintln!("Serving; Ctrl-C or SIGTERM stops.");
+        }
+    };
+    let grace = args.limits.shutdown_grace;
+    let signal = serve_until_stopped(&shared, listeners, &mut stop, grace, started).await?;
+    eprintln!("herd-server: {signal}, stopping");
     drop(places);
     Ok(())
-}
-
-/// Ctrl-C and SIGTERM, registered before anything starts: a signal that arrives while the herd
-/// is still starting must stop it cleanly rather than kill the process outright.
-struct StopSignals {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn register() -> anyhow::Result<StopSignals> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok(StopSignals {
-                interrupt: signal(SignalKind::interrupt())?,
-                terminate: signal(SignalKind::terminate())?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(StopSignals {})
-    }
-
-    async fn wait(&mut self) {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

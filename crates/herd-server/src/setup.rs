@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::log::ServerLog;
 use crate::places::{GOOGLE_BASE_URL, GOOGLE_NEW_BASE_URL, PlacesApi, PlacesClient};
-use crate::server::{ServerState, serve};
+use crate::server::serve;
+use crate::state::ServerState;
 
 /// The key sent to a Places URL given without `GOOGLE_PLACES_API_KEY` (stand-ins want one).
 pub const STAND_IN_KEY: &str = "test-key";

@@ -14,7 +14,9 @@ use tokio::time::Instant;
 use crate::case;
 use crate::expect::now_ns;
 use crate::fixtures::{time_from_now, unique_position};
-use crate::herd_watch::{Match, Spread, await_lines, judge, label, spread_and_check, update_at};
+use crate::herd_watch::{
+    Match, Spread, await_lines, judge, label, spread_and_check, unmatched, update_at,
+};
 use crate::propagation::{Learned, Propagation, Verdict};
 use crate::runner::{Answer, POLL, addr, ask, iamat_at, names, same_update, set_down};
 use crate::runner::{Ctx, Failure, Problem, TestCase, fail};
@@ -236,20 +238,12 @@ async fn older_changes_nothing(ctx: &Ctx) -> Result<(), Problem> {
                 ..Learned::new(server, Verdict::WrongLine)
             },
             Answer::Known(line) if same_update(&line, &kept) => Learned::new(server, Verdict::Kept),
-            Answer::Known(line) => {
-                if same_update(&line, &stale) && !replaced.contains(server) {
+            answer => {
+                if matches!(&answer, Answer::Known(line) if same_update(line, &stale)) {
                     replaced.push(server.clone());
                 }
-                Learned {
-                    answered: Some(String::from_utf8_lossy(&line).into_owned()),
-                    ..Learned::new(server, Verdict::WrongLine)
-                }
+                unmatched(server, answer, Verdict::WrongLine, Verdict::Never)
             }
-            Answer::Unknown => Learned::new(server, Verdict::Never),
-            Answer::NoAnswer(why) => Learned {
-                answered: Some(why),
-                ..Learned::new(server, Verdict::NoAnswer)
-            },
         });
     }
     let update = format!("IAMAT {client} at {b}, 2 s older than the one at {a}");

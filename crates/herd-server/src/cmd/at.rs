@@ -7,7 +7,7 @@ use herd_wire::{AtLine, ClientTime};
 use crate::cmd::iamat::{check_bounds, store};
 use crate::db::Stored;
 use crate::faults::{Fault, Faults};
-use crate::server::ServerState;
+use crate::state::ServerState;
 
 /// Takes an update that arrived from neighbour `from`: what became of it, for the log. An update
 /// outside this server's bounds (see [`check_bounds`]) is dropped like an old one: peers get no

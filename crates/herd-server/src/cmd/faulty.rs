@@ -6,7 +6,7 @@ use std::sync::Arc;
 use herd_wire::AtLine;
 
 use crate::faults::Fault;
-use crate::server::ServerState;
+use crate::state::ServerState;
 
 /// A client time later than any real one: what a stored `nan` amounts to under
 /// [`Fault::NanTimeBlocks`] (every later update compares as older).

@@ -12,7 +12,7 @@ use herd_wire::{AtLine, ClientTime, Iamat};
 use crate::db::Stored;
 use crate::faults::Fault;
 use crate::limits::Limits;
-use crate::server::ServerState;
+use crate::state::ServerState;
 
 /// The reply (with newline) to a valid IAMAT received at `received`, or why it is refused.
 pub fn run(iamat: &Iamat, received: ClientTime, state: &ServerState) -> Result<Vec<u8>, String> {

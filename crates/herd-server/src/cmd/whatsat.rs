@@ -4,7 +4,7 @@ use herd_wire::{Bound, Whatsat};
 use serde::Serialize;
 
 use crate::faults::{Fault, Faults};
-use crate::server::ServerState;
+use crate::state::ServerState;
 
 /// The reply to a valid WHATSAT, or `None` when no server has heard of the client (a `?`).
 pub async fn run(whatsat: &Whatsat, state: &ServerState) -> Option<Vec<u8>> {

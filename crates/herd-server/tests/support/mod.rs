@@ -62,7 +62,7 @@ impl TestHerd {
     }
 
     /// The state of server `name` (to look at what it holds).
-    pub fn state(&self, name: &str) -> std::sync::Arc<herd_server::server::ServerState> {
+    pub fn state(&self, name: &str) -> std::sync::Arc<herd_server::state::ServerState> {
         let running = self.herd.servers.iter().find(|s| s.name == name);
         std::sync::Arc::clone(&running.expect("server of the herd").state)
     }
