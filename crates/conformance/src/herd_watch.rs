@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::fixtures::{time_from_now, unique_position};
 use crate::propagation::{Learned, Propagation, Verdict};
-use crate::runner::{Answer, Ctx, Failure, POLL, Problem, addr, ask, iamat_at, same_update};
+use crate::runner::{Answer, Ctx, Failure, POLL, Problem, addr, ask, iamat_at, names, same_update};
 
 /// A new update for `client` at `server`, a fresh position and the current time.
 pub async fn update_at(ctx: &Ctx, server: &str, client: &str) -> Result<Vec<u8>, Problem> {
@@ -115,6 +115,60 @@ pub fn unmatched(server: &str, answer: Answer, known: Verdict, unknown: Verdict)
     }
 }
 
+/// Fails unless a lone update entering at every server reaches every other: checked once a run
+/// (all origins at once), the first time a test needs it. A test about something other than
+/// reach cannot show its property on a herd whose flood does not get everywhere, so it is
+/// skipped saying where updates do not get; the flood is flood/reaches-every-server's finding,
+/// reported once, not again by every herd test.
+pub async fn needs_reach(ctx: &Ctx) -> Result<(), Problem> {
+    let all = names(ctx)?;
+    let unreached = ctx
+        .env
+        .unreached
+        .get_or_init(|| async {
+            let lone = all.iter().map(|origin| {
+                let all = &all;
+                async move {
+                    let client = ctx.client_id(&format!("-reach-{origin}"));
+                    let since = Instant::now();
+                    let line = update_at(ctx, origin, &client).await.ok()?;
+                    let learned = await_lines(
+                        ctx,
+                        all,
+                        &client,
+                        std::slice::from_ref(&line),
+                        Match::Update,
+                        since,
+                        since + ctx.env.settle,
+                    )
+                    .await
+                    .ok()?;
+                    let missed: Vec<&str> = learned
+                        .iter()
+                        .filter(|l| l.verdict == Verdict::Never)
+                        .map(|l| l.server.as_str())
+                        .collect();
+                    (!missed.is_empty())
+                        .then(|| format!("from {origin} not to {}", missed.join(", ")))
+                }
+            });
+            let found: Vec<String> = futures::future::join_all(lone)
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+            (!found.is_empty()).then(|| found.join("; "))
+        })
+        .await;
+    match unreached {
+        None => Ok(()),
+        Some(where_not) => Err(Problem::Skip(format!(
+            "cannot be judged: lone updates, sent with every server up, do not get everywhere \
+             ({where_not}); the flood itself is flood/reaches-every-server's finding"
+        ))),
+    }
+}
+
 /// Orders `learned` like the herd file, adds the stopped servers, records the propagation and
 /// fails naming every server that got it wrong. `want` is the AT line every server should serve.
 pub fn judge(
@@ -169,6 +223,32 @@ pub fn judge(
         expected: wrong.as_ref().map(|_| want.to_vec()),
         actual: wrong,
     }))
+}
+
+/// Like [`judge`] (no server down), for an update that only prepares what a test is about:
+/// when the only fault is that some servers never learned it, the test cannot show its own
+/// property there and is skipped saying so — the flood's reach is flood/reaches-every-server's
+/// finding, reported once. Any other fault (a wrong line, no answer) still fails.
+pub fn judge_setup(
+    ctx: &Ctx,
+    update: String,
+    learned: Vec<Learned>,
+    want: &[u8],
+) -> Result<(), Problem> {
+    let unreached = learned.iter().any(|l| l.verdict == Verdict::Never);
+    let other = learned.iter().any(|l| {
+        matches!(
+            l.verdict,
+            Verdict::WrongLine | Verdict::Unexpected | Verdict::NoAnswer
+        )
+    });
+    match judge(ctx, update, learned, &BTreeSet::new(), want) {
+        Err(Problem::Fail(f)) if unreached && !other => Err(Problem::Skip(format!(
+            "cannot be judged: {}; the flood itself is flood/reaches-every-server's finding",
+            f.message
+        ))),
+        result => result,
+    }
 }
 
 /// Names what changed when a served AT line differs from the original only in the server name or

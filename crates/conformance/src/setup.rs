@@ -255,6 +255,7 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
             paces: Paces::new(framing, settings.timeout, &run_stamp),
             run_stamp,
             restarts: tokio::sync::Mutex::new(()),
+            unreached: Default::default(),
         }),
         header,
         target_label,

@@ -97,6 +97,33 @@ fn exchange_of(
     }
 }
 
+/// The replies in `bytes`, cut at each newline. A server that ends no reply with a newline (the
+/// deviation iamat/reply-shape and framing/line-client report) still has its replies judged one
+/// by one: each AT reply is cut after its client time (the reply's last field, from `times` in
+/// order), and what is left is the last reply.
+fn cut_replies(bytes: &[u8], times: &[&str]) -> Vec<Vec<u8>> {
+    if bytes.contains(&b'\n') {
+        return bytes
+            .split_inclusive(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect();
+    }
+    let mut replies = Vec::new();
+    let mut rest = bytes;
+    for time in times {
+        let Some(at) = rest.windows(time.len()).position(|w| w == time.as_bytes()) else {
+            break;
+        };
+        let (reply, after) = rest.split_at(at + time.len());
+        replies.push(reply.to_vec());
+        rest = after;
+    }
+    if !rest.is_empty() {
+        replies.push(rest.to_vec());
+    }
+    replies
+}
+
 fn wire_err(e: String) -> Problem {
     Problem::Fail(Failure::new(e))
 }
@@ -139,6 +166,10 @@ async fn line_client(ctx: &Ctx) -> Result<(), Problem> {
                 return fail(if !late.bytes.is_empty() {
                     "the server answered only after the client half-closed: it reads to EOF before \
                      answering, but a line client waits for each reply before sending more"
+                } else if round == 2 {
+                    "the first command was answered, but a second one on the same connection got \
+                     no reply, not even after the client half-closed: the server stopped reading \
+                     the connection after its first read"
                 } else {
                     "no reply to a complete line, not even after the client half-closed"
                 });
@@ -188,29 +219,18 @@ async fn pipelined(ctx: &Ctx) -> Result<(), Problem> {
     let patience = Instant::now() + ctx.remaining() / 2;
     let mut got = conn.read_until(lines_end(3), patience).await;
     if got.end.is_wait() {
-        // Tell "slow" from "answers only at EOF".
+        // A server that answers only at EOF is failed once, by framing/line-client; here its
+        // replies after a half-close are judged for what this test is about: all, in order.
         conn.half_close().await.map_err(wire_err)?;
         let late = conn.read_until(lines_end(3), ctx.deadline).await;
-        if late.bytes.iter().filter(|&&b| b == b'\n').count()
-            + got.bytes.iter().filter(|&&b| b == b'\n').count()
-            >= 3
-        {
-            return fail(
-                "the pipelined commands were answered only after the client half-closed: the \
-                 server reads to EOF before answering, but a line client waits for replies",
-            );
-        }
         got.bytes.extend(late.bytes);
     }
-    let lines: Vec<Vec<u8>> = got
-        .bytes
-        .split_inclusive(|&b| b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect();
+    let lines = cut_replies(&got.bytes, &[&time1, &time2]);
     if lines.len() < 3 {
         let why = match (lines.len(), &got.end) {
             (1, End::Eof) => "only the first of three pipelined commands was answered, then the connection closed (one command per connection?)".to_owned(),
             (n, End::Eof) => format!("{n} replies to three pipelined commands, then the connection closed"),
+            (n, End::Quiet) => format!("{n} replies to three pipelined commands, then the server went quiet"),
             (n, _) => format!("{n} replies to three pipelined commands within {} s", ctx.env.timeout.as_secs_f64()),
         };
         return Err(Problem::Fail(Failure {
@@ -229,7 +249,11 @@ async fn pipelined(ctx: &Ctx) -> Result<(), Problem> {
         &exchange_of(id2, pos2, time2, lines[1].clone(), sent_ns),
         OPERANDS,
     )?;
-    let want = error_reply(bad.as_bytes());
+    let mut want = error_reply(bad.as_bytes());
+    if !got.bytes.contains(&b'\n') {
+        // The missing newline is reported by the tests about it, not again here.
+        want.pop();
+    }
     if lines[2] != want {
         return Err(Problem::Fail(Failure::bytes(
             "the third pipelined command (invalid) did not get its `? ` line in order",
@@ -248,15 +272,25 @@ async fn split_writes(ctx: &Ctx) -> Result<(), Problem> {
         .await
         .map_err(wire_err)?;
     let patience = Instant::now() + ctx.remaining() / 2;
-    let got = conn.read_until(line_end, patience).await;
+    let mut got = conn.read_until(line_end, patience).await;
     if got.bytes.is_empty() {
+        // As in framing/pipelined: answering only at EOF is framing/line-client's failure; the
+        // reply after a half-close still shows whether the pieces were put together.
         conn.half_close().await.map_err(wire_err)?;
-        let late = conn.read_until(line_end, ctx.deadline).await;
-        return fail(if !late.bytes.is_empty() {
-            "a line written byte by byte was answered only after the client half-closed"
-        } else {
-            "no reply to a line written one byte at a time"
-        });
+        got = conn.read_until(line_end, ctx.deadline).await;
+        if got.bytes.is_empty() {
+            return fail("no reply to a line written one byte at a time");
+        }
+    }
+    let copy = got.bytes.get(2..).unwrap_or_default().trim_ascii();
+    if got.bytes.starts_with(b"? ") && copy.len() < line.len() && line.as_bytes().starts_with(copy)
+    {
+        return Err(Problem::Fail(Failure::bytes(
+            "the first piece of a line written byte by byte was answered as a whole command: \
+             the server handles what one read returns instead of waiting for the newline",
+            b"AT ...\n",
+            &got.bytes,
+        )));
     }
     check_at_reply(
         ctx,
@@ -275,11 +309,7 @@ async fn unterminated_final_line(ctx: &Ctx) -> Result<(), Problem> {
         .map_err(wire_err)?;
     conn.half_close().await.map_err(wire_err)?;
     let got = conn.read_to_eof(ctx.deadline).await;
-    let lines: Vec<Vec<u8>> = got
-        .bytes
-        .split_inclusive(|&b| b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect();
+    let lines = cut_replies(&got.bytes, &[&time1, &time2]);
     if lines.len() != 2 {
         return Err(Problem::Fail(Failure {
             message: format!(

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::case;
 use crate::fixtures::{time_from_now, unique_position};
-use crate::herd_watch::{Spread, spread_and_check};
+use crate::herd_watch::{Spread, needs_reach, spread_and_check};
 use crate::propagation::{Learned, Propagation, Verdict};
 use crate::runner::{Answer, addr, ask, names, set_down, warm_up};
 use crate::runner::{Ctx, Problem, Shape, TestCase, fail};
@@ -57,6 +57,9 @@ const RESEND: Duration = Duration::from_millis(200);
 /// as possible; every case is checked (failures are collected), then the herd is restored.
 async fn down_cases(ctx: &Ctx, cases: Vec<BTreeSet<String>>) -> Result<(), Problem> {
     let all = names(ctx)?;
+    // With every server up, updates must reach them all before stopping servers can tell
+    // anything: otherwise each case would only fail again for the flood bug flood/* reports.
+    needs_reach(ctx).await?;
     baseline(ctx, &all).await?;
     let mut down = BTreeSet::new();
     let mut failures = Vec::new();
@@ -94,9 +97,8 @@ async fn down_cases(ctx: &Ctx, cases: Vec<BTreeSet<String>>) -> Result<(), Probl
     }
 }
 
-/// With every server up, an update must reach them all before stopping servers can tell
-/// anything: otherwise each case would only fail again for the flood bug `flood/*` already
-/// reports (and wait out the settle time doing so).
+/// One update with every server up, recorded first in the report: what each case's reach is
+/// measured against.
 async fn baseline(ctx: &Ctx, all: &[String]) -> Result<(), Problem> {
     let origin = all[ctx.pick(all.len())].clone();
     let how = Spread {
@@ -107,7 +109,8 @@ async fn baseline(ctx: &Ctx, all: &[String]) -> Result<(), Problem> {
     let client = ctx.client_id("-baseline");
     match spread_and_check(ctx, &origin, &client, &BTreeSet::new(), how).await {
         Err(Problem::Fail(f)) => Err(Problem::Skip(format!(
-            "cannot be judged: with every server up, an update entering at {origin} does not reach              every server, the flood bug flood/* reports; stopping servers cannot tell more ({})",
+            "cannot be judged: with every server up, an update entering at {origin} does not reach \
+             every server, the flood bug flood/* reports; stopping servers cannot tell more ({})",
             f.message.lines().next().unwrap_or_default()
         ))),
         other => other,
@@ -143,6 +146,7 @@ async fn every_pair_down(ctx: &Ctx) -> Result<(), Problem> {
 }
 
 async fn restart_rejoins(ctx: &Ctx) -> Result<(), Problem> {
+    needs_reach(ctx).await?;
     let topology = ctx.topology()?;
     let all = names(ctx)?;
     let linked: Vec<&String> = all
@@ -159,6 +163,9 @@ async fn restart_rejoins(ctx: &Ctx) -> Result<(), Problem> {
     let none = BTreeSet::new();
     // Links up first, so the ones towards the server are known to have worked before it stops.
     warm_up(ctx).await;
+    // With every server up, updates must reach them all before stopping servers can tell
+    // anything: otherwise each case would only fail again for the flood bug flood/* reports.
+    needs_reach(ctx).await?;
     baseline(ctx, &all).await?;
     // While it is down, an update at its neighbour (whose link to it then fails).
     set_down(ctx, &none, &down).await?;
@@ -199,6 +206,7 @@ async fn restart_rejoins(ctx: &Ctx) -> Result<(), Problem> {
 const PROMPT: Duration = Duration::from_millis(500);
 
 async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
+    needs_reach(ctx).await?;
     let topology = ctx.topology()?;
     let all = names(ctx)?;
     let stopped = all[ctx.pick(all.len())].clone();

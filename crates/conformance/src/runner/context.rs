@@ -60,6 +60,9 @@ pub struct Env {
     /// Held while a test checks for crashed servers and restarts them, so concurrent tests
     /// that all saw the same crash restart it once, not over each other.
     pub restarts: tokio::sync::Mutex<()>,
+    /// Where lone updates do not get to (none: everywhere), found once a run by the first herd
+    /// test that needs a flood that reaches (see `herd_watch::needs_reach`).
+    pub unreached: tokio::sync::OnceCell<Option<String>>,
 }
 
 impl Env {

@@ -1,0 +1,195 @@
+//! Whole herds written in the styles real course submissions are written in (protocol.md §7),
+//! as Python target variants, each run through the whole catalogue (single server and herd):
+//! every one gets a full verdict (never exit 2), and the tests it fails are exactly its own
+//! deviations, each named for its cause. A deviation must not cascade into the tests about
+//! something else, and a correct design (eof-only reads, Places API (New), FLOOD peer messages,
+//! non-AT greetings between peers) fails nothing.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{conformance, json_report, python_spawn, stderr, stdout};
+
+/// One submission style: the Python target's switches, and the tests it must fail (MUST) or warn
+/// on (SHOULD, beyond the two `security/*` warnings every Python target gets), each with words
+/// its message must hold.
+struct Style {
+    switches: &'static str,
+    /// Extra suite arguments (a framing forced on the run).
+    suite: &'static [&'static str],
+    fails: &'static [(&'static str, &'static str)],
+    warns: &'static [(&'static str, &'static str)],
+}
+
+const STYLES: &[Style] = &[
+    // Reads until EOF before answering, as the course's sample grader's servers do: only line
+    // clients are let down; every flood test still judges it (eof reads end at the close).
+    Style {
+        switches: "--fault eof-only",
+        suite: &[],
+        fails: &[("framing/line-client", "only after the client half-closed")],
+        warns: &[],
+    },
+    // A correct line server checked with eof reads throughout.
+    Style {
+        switches: "",
+        suite: &["--framing", "eof"],
+        fails: &[],
+        warns: &[],
+    },
+    Style {
+        switches: "--fault never-close",
+        suite: &[],
+        fails: &[("framing/eof-client", "did not close the connection")],
+        warns: &[],
+    },
+    // Replies without a trailing newline from a server that never closes first: the missing
+    // newline is reported where it is the point, and everything else is still judged.
+    Style {
+        switches: "--fault no-final-newline",
+        suite: &[],
+        fails: &[
+            ("iamat/reply-shape", "does not end with a newline"),
+            ("whatsat/two-final-newlines", "does not end with a newline"),
+            ("framing/line-client", "no newline"),
+            ("framing/eof-client", "did not close the connection"),
+        ],
+        warns: &[],
+    },
+    // One read(1024) per connection, then silence.
+    Style {
+        switches: "--fault read-once",
+        suite: &[],
+        fails: &[
+            ("errors/same-connection-continues", "answered nothing more"),
+            ("errors/long-line", "did not answer the IAMAT that followed"),
+            ("framing/line-client", "stopped reading the connection"),
+            ("framing/eof-client", "did not close the connection"),
+            ("framing/split-writes", "instead of waiting for the newline"),
+        ],
+        warns: &[],
+    },
+    // Links configured one way: the flood does not reach, which is reported by the tests about
+    // reach; the tests about other flood properties say they cannot be judged.
+    Style {
+        switches: "--fault one-way-links",
+        suite: &[],
+        fails: &[("flood/reaches-every-server", "never learned it")],
+        warns: &[],
+    },
+    Style {
+        switches: "--fault peer-hello",
+        suite: &[],
+        fails: &[],
+        warns: &[],
+    },
+    Style {
+        switches: "--peer-format flood",
+        suite: &[],
+        fails: &[],
+        warns: &[],
+    },
+    // Places API (New) with two real mistakes: each reported once, by value.
+    Style {
+        switches: "--fault new-api-spurious-results",
+        suite: &[],
+        fails: &[
+            ("whatsat/json-value", "a spurious `results` key"),
+            ("whatsat/bound-0", "not cut to the bound"),
+        ],
+        warns: &[],
+    },
+];
+
+/// The warnings every Python target gets: no peer authentication, no time bound.
+const SECURITY_WARNINGS: [&str; 2] = [
+    "security/client-at-not-stored",
+    "security/future-time-refused",
+];
+
+/// Runs the whole catalogue on one style; returns what is wrong with its verdict, if anything.
+fn check_style(style: &Style) -> Option<String> {
+    let template = format!("{} {}", python_spawn(&[]), style.switches);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let mut args = vec!["--spawn", &template, "--json", json.to_str().expect("path")];
+    args.extend_from_slice(style.suite);
+    let out = conformance(&args);
+    let label = format!("`{}` {:?}", style.switches, style.suite);
+    let want_code = if style.fails.is_empty() { 0 } else { 1 };
+    if out.status.code() != Some(want_code) {
+        return Some(format!(
+            "{label}: exit {:?}, want {want_code}\n{}{}",
+            out.status.code(),
+            stdout(&out),
+            stderr(&out)
+        ));
+    }
+    let report = json_report(&json);
+    let results = report["results"].as_array().expect("results");
+    let with = |outcome: &str| -> BTreeSet<(String, String)> {
+        results
+            .iter()
+            .filter(|r| r["outcome"] == outcome)
+            .filter_map(|r| {
+                let id = r["id"].as_str()?;
+                (!SECURITY_WARNINGS.contains(&id)).then(|| {
+                    (
+                        id.to_owned(),
+                        r["message"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+            })
+            .collect()
+    };
+    let mut problems = Vec::new();
+    for (outcome, got, want) in [
+        ("fail", with("fail"), style.fails),
+        ("warn", with("warn"), style.warns),
+    ] {
+        let want_ids: BTreeSet<&str> = want.iter().map(|(id, _)| *id).collect();
+        for (id, message) in &got {
+            if !want_ids.contains(id.as_str()) {
+                problems.push(format!("unexpected {outcome} {id}: {message}"));
+            }
+        }
+        for (id, words) in want {
+            match got.iter().find(|(g, _)| g == id) {
+                None => problems.push(format!("{id} should {outcome} (`{words}`) but did not")),
+                Some((_, message)) if !message.contains(words) => problems.push(format!(
+                    "{id} failed for another cause: `{message}` lacks `{words}`"
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    (!problems.is_empty()).then(|| format!("{label}:\n  {}", problems.join("\n  ")))
+}
+
+/// Every style, three at a time: the machine is busy while they run, and the verdicts must not
+/// change for it.
+#[test]
+fn each_submission_style_fails_exactly_its_own_deviations() {
+    let mut complaints = Vec::new();
+    for chunk in STYLES.chunks(3) {
+        let found: Vec<Option<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|style| s.spawn(move || check_style(style)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Some("panicked".into())))
+                .collect()
+        });
+        complaints.extend(found.into_iter().flatten());
+    }
+    assert!(
+        complaints.is_empty(),
+        "{} of {} styles not judged as expected:\n{}",
+        complaints.len(),
+        STYLES.len(),
+        complaints.join("\n\n")
+    );
+}
