@@ -21,8 +21,11 @@ pub enum Aspect {
     Fields,
     /// The server's own name.
     Name,
-    /// A signed decimal within tolerance of the true difference.
-    Diff,
+    /// The difference printed with one explicit sign, as a plain decimal.
+    DiffSign,
+    /// The difference's value within tolerance of the true one (read even with a missing or
+    /// doubled sign, which is `DiffSign`'s finding).
+    DiffValue,
     ClientId,
     Position,
     Time,
@@ -34,7 +37,8 @@ pub const WHOLE: &[Aspect] = &[
     Aspect::NoCr,
     Aspect::Fields,
     Aspect::Name,
-    Aspect::Diff,
+    Aspect::DiffSign,
+    Aspect::DiffValue,
     Aspect::ClientId,
     Aspect::Position,
     Aspect::Time,
@@ -200,27 +204,37 @@ fn at_reply_problems(ctx: &Ctx, x: &IamatExchange, aspects: &[Aspect]) -> (Vec<S
             _ => {}
         }
     }
-    match (parse_diff(fields[2]), window) {
-        (Err(e), _) if on(Aspect::Diff) => problems.push(e),
-        (Ok(d), Some((lo, hi))) if d.ns < lo || d.ns > hi => {
-            if on(Aspect::Diff) {
-                problems.push(format!(
-                    "time difference {} is off: the true difference was between {} and {} \
-                     (± {} s clock tolerance){}",
-                    fields[2],
-                    diff_text(lo + tolerance),
-                    diff_text(hi - tolerance),
-                    ctx.env.clock_tolerance.as_secs_f64(),
-                    if x.time.len() > 25 {
-                        "; was the client time rounded through a float?"
-                    } else {
-                        ""
-                    }
-                ));
+    let strict = parse_diff(fields[2]);
+    let value = match &strict {
+        Ok(d) => Some(*d),
+        Err(_) => expect::lenient_diff(fields[2]),
+    };
+    match (&strict, &value) {
+        (Err(e), _) if on(Aspect::DiffSign) => problems.push(e.clone()),
+        // Not a number at all: its value cannot be judged either.
+        (Err(e), None) if on(Aspect::DiffValue) => problems.push(e.clone()),
+        _ => {}
+    }
+    let off = value
+        .zip(window)
+        .is_some_and(|(d, (lo, hi))| d.ns < lo || d.ns > hi);
+    if let (true, Some((lo, hi))) = (off && on(Aspect::DiffValue), window) {
+        problems.push(format!(
+            "time difference {} is off: the true difference was between {} and {} \
+             (± {} s clock tolerance){}",
+            fields[2],
+            diff_text(lo + tolerance),
+            diff_text(hi - tolerance),
+            ctx.env.clock_tolerance.as_secs_f64(),
+            if x.time.len() > 25 {
+                "; was the client time rounded through a float?"
+            } else {
+                ""
             }
-        }
-        (Ok(_), _) => diff_shown = fields[2].to_owned(),
-        (Err(_), _) => {}
+        ));
+    }
+    if !off && value.is_some() && strict.is_ok() {
+        diff_shown = fields[2].to_owned();
     }
     let operands = &fields[fields.len() - 3..];
     if on(Aspect::ClientId) {
@@ -245,7 +259,7 @@ fn aspects_named(aspects: &[Aspect]) -> String {
         .map(|a| match a {
             Aspect::Terminator | Aspect::NoCr | Aspect::Fields => "line",
             Aspect::Name => "server name",
-            Aspect::Diff => "time difference",
+            Aspect::DiffSign | Aspect::DiffValue => "time difference",
             Aspect::ClientId => "client ID",
             Aspect::Position => "position",
             Aspect::Time => "client time",
@@ -277,7 +291,8 @@ fn copy_problem(problems: &mut Vec<String>, what: &str, sent: &str, got: &str) {
 }
 
 /// Splits an ISO 6709 position into two signed decimal strings.
-fn split_position(text: &str) -> Option<(f64, f64)> {
+/// A position's latitude and longitude, split at the second sign.
+pub(crate) fn split_position(text: &str) -> Option<(f64, f64)> {
     let second = text
         .char_indices()
         .skip(1)

@@ -73,6 +73,16 @@ pub struct Diff {
     pub frac_digits: usize,
 }
 
+/// The value of a time difference whose sign is missing (`1.2`: positive) or doubled (`--1.2`:
+/// negative), so the tests about the value judge it while the tests about the sign report the
+/// sign. `None` when what follows the signs is not a plain decimal.
+pub fn lenient_diff(text: &str) -> Option<Diff> {
+    let digits = text.trim_start_matches(['+', '-']);
+    let signs = &text[..text.len() - digits.len()];
+    let sign = if signs.contains('-') { '-' } else { '+' };
+    parse_diff(&format!("{sign}{digits}")).ok()
+}
+
 /// Checks a time difference against `^[+-]\d+(\.\d+)?$` (§2 MUST: explicit sign, decimal, no
 /// exponent); the error names the deviation.
 pub fn parse_diff(text: &str) -> Result<Diff, String> {
@@ -267,6 +277,17 @@ mod tests {
             let err = parse_diff(bad).err().unwrap_or_default();
             assert!(err.contains(word), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn lenient_diffs_read_the_value_whatever_the_sign() {
+        let ns = |t: &str| lenient_diff(t).map(|d| d.ns);
+        assert_eq!(ns("1.5"), Some(1_500_000_000));
+        assert_eq!(ns("--1.5"), Some(-1_500_000_000));
+        assert_eq!(ns("+-1.5"), Some(-1_500_000_000));
+        assert_eq!(ns("+1.5"), Some(1_500_000_000));
+        assert_eq!(ns("+1e3"), None);
+        assert_eq!(ns("nan"), None);
     }
 
     #[test]

@@ -74,7 +74,7 @@ async fn down_cases(ctx: &Ctx, cases: Vec<BTreeSet<String>>) -> Result<(), Probl
         let origin = running[ctx.pick(running.len())].clone();
         let how = Spread {
             resend: Some(RESEND),
-            exact: true,
+            exact: false,
             note: "",
         };
         let client = ctx.client_id(&format!("-{i}"));
@@ -171,7 +171,7 @@ async fn restart_rejoins(ctx: &Ctx) -> Result<(), Problem> {
     set_down(ctx, &none, &down).await?;
     let how = Spread {
         resend: Some(RESEND),
-        exact: true,
+        exact: false,
         note: "",
     };
     spread_and_check(ctx, &neighbour, &ctx.client_id("-while-down"), &down, how).await?;

@@ -134,9 +134,31 @@ pub fn update_of(line: &[u8]) -> Option<[&[u8]; 3]> {
     }
 }
 
-/// Whether two AT lines carry the same update (whatever their server name or difference).
+/// Whether two AT lines carry the same update (whatever their server name or difference): the
+/// same client and client time, and the same position, byte for byte or re-rendered (`+34.50`
+/// as `34.5`, a `+` dropped). A re-rendered position is the finding of the tests about the line
+/// (whatsat/at-line-stored, whatsat/position-plus-sign), not of every test that looks an update
+/// up through WHATSAT.
 pub fn same_update(a: &[u8], b: &[u8]) -> bool {
-    matches!((update_of(a), update_of(b)), (Some(x), Some(y)) if x == y)
+    match (update_of(a), update_of(b)) {
+        (Some([client_a, position_a, time_a]), Some([client_b, position_b, time_b])) => {
+            client_a == client_b && time_a == time_b && same_position(position_a, position_b)
+        }
+        _ => false,
+    }
+}
+
+/// The same position: the same bytes, the same bytes but for `+` signs, or the same numbers.
+fn same_position(a: &[u8], b: &[u8]) -> bool {
+    let unsigned = |p: &[u8]| -> Vec<u8> { p.iter().copied().filter(|&c| c != b'+').collect() };
+    let value = |p: &[u8]| {
+        std::str::from_utf8(p)
+            .ok()
+            .and_then(crate::at_judge::split_position)
+    };
+    a == b
+        || unsigned(a) == unsigned(b)
+        || matches!((value(a), value(b)), (Some(x), Some(y)) if x == y)
 }
 
 #[cfg(test)]
@@ -162,6 +184,24 @@ mod tests {
         assert!(!same_update(
             line,
             b"AT Riley +0.5 kiwi +34.1-118.3 1621464827.959498503"
+        ));
+        // A re-rendered position is still the same update.
+        for rendered in [&b"34.1-118.2"[..], b"+34.10-118.20", b"+34.1-118.2000"] {
+            let other = [
+                &b"AT Riley +0.5 kiwi "[..],
+                rendered,
+                b" 1621464827.959498503",
+            ]
+            .concat();
+            assert!(same_update(line, &other), "{rendered:?}");
+        }
+        assert!(same_update(
+            b"AT R +0.5 k -7.959104+50.827541 1.5",
+            b"AT R +0.5 k -7.95910450.827541 1.5"
+        ));
+        assert!(!same_update(
+            line,
+            b"AT Riley +0.5 kiwi +34.1-118.2 1621464827.959498504"
         ));
         assert_eq!(update_of(b"AT Riley kiwi"), None);
         assert_eq!(first_line(b"AT x\r\nrest"), b"AT x");
