@@ -108,7 +108,7 @@ pub fn unmatched(server: &str, answer: Answer, known: Verdict, unknown: Verdict)
             ..Learned::new(server, known)
         },
         Answer::Unknown => Learned::new(server, unknown),
-        Answer::NoAnswer(why) => Learned {
+        Answer::Unavailable(why) => Learned {
             answered: Some(why),
             ..Learned::new(server, Verdict::NoAnswer)
         },

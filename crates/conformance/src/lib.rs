@@ -20,21 +20,21 @@
 //! - [`cli`]: the command line;
 //! - [`grade`]: `conformance grade`, the suite over a batch of submissions with one summary.
 
-pub mod at_judge;
-pub mod catalogue;
+mod at_judge;
+mod catalogue;
 pub mod cli;
 pub mod expect;
-pub mod fixtures;
+mod fixtures;
 pub mod grade;
-pub mod herd_watch;
-pub mod patience;
+mod herd_watch;
+mod patience;
 pub mod places_call;
-pub mod propagation;
+mod propagation;
 pub mod reference;
-pub mod report;
-pub mod runner;
-pub mod select;
-pub mod setup;
-pub mod sniffer;
-pub mod topology;
-pub mod wire;
+mod report;
+mod runner;
+mod select;
+mod setup;
+mod sniffer;
+mod topology;
+mod wire;

@@ -10,15 +10,6 @@ pub enum Kind {
     Whatsat,
 }
 
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Iamat => "IAMAT",
-            Kind::Whatsat => "WHATSAT",
-        }
-    }
-}
-
 /// Why a request did not get a good reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ErrorKind {

@@ -56,10 +56,6 @@ impl Lane {
         }
     }
 
-    pub fn error_count(&self) -> u64 {
-        self.errors.values().sum()
-    }
-
     pub fn merge(&mut self, other: &Lane) {
         self.sent += other.sent;
         self.replied += other.replied;
@@ -83,7 +79,6 @@ pub fn add(into: &mut Histogram<u64>, other: &Histogram<u64>) {
 #[derive(Clone, Debug)]
 pub struct ServerStats {
     pub name: String,
-    pub address: String,
     pub iamat: Lane,
     pub whatsat: Lane,
     /// Time from a probe's IAMAT (sent to another server) until this server answered with it.
@@ -93,10 +88,9 @@ pub struct ServerStats {
 }
 
 impl ServerStats {
-    pub fn new(name: &str, address: &str) -> ServerStats {
+    pub fn new(name: &str) -> ServerStats {
         ServerStats {
             name: name.to_owned(),
-            address: address.to_owned(),
             iamat: Lane::default(),
             whatsat: Lane::default(),
             propagation: new_histogram(),
@@ -168,7 +162,7 @@ impl Recorder {
         Recorder {
             servers: servers
                 .iter()
-                .map(|(name, address)| Mutex::new(ServerStats::new(name, address)))
+                .map(|(name, _)| Mutex::new(ServerStats::new(name)))
                 .collect(),
             convergence: Mutex::new(new_histogram()),
             probes: Mutex::new(ProbeTotals::default()),
@@ -306,7 +300,10 @@ mod tests {
         lane.record(Ok(Duration::from_micros(150)));
         lane.record(Err(ErrorKind::Timeout));
         lane.record(Err(ErrorKind::Timeout));
-        assert_eq!((lane.sent, lane.replied, lane.error_count()), (3, 1, 2));
+        assert_eq!(
+            (lane.sent, lane.replied, lane.errors.values().sum::<u64>()),
+            (3, 1, 2)
+        );
         let mut other = Lane::default();
         other.record(Ok(Duration::from_millis(2)));
         lane.merge(&other);
@@ -329,7 +326,7 @@ mod tests {
         let stats = r.finish(Duration::from_secs(1));
         assert_eq!(stats.servers[0].iamat.sent, 1);
         assert_eq!(stats.overall(Kind::Iamat).sent, 2);
-        assert_eq!(stats.totals().error_count(), 1);
+        assert_eq!(stats.totals().errors.values().sum::<u64>(), 1);
         assert_eq!(stats.propagation_overall().len(), 1);
     }
 }

@@ -5,18 +5,18 @@
 //! [`check`] validates operands before anything is sent, [`render`] and [`json`] print, and
 //! [`commands`] ties them together per subcommand ([`where_view`] for the convergence view).
 
-pub mod check;
-pub mod cli;
-pub mod commands;
-pub mod exchange;
-pub mod geo;
-pub mod human;
-pub mod json;
-pub mod places;
-pub mod render;
-pub mod reply;
-pub mod target;
-pub mod where_view;
+mod check;
+mod cli;
+mod commands;
+mod exchange;
+mod geo;
+mod human;
+mod json;
+mod places;
+mod render;
+mod reply;
+mod target;
+mod where_view;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -403,7 +403,7 @@ async fn concurrent_same_time(ctx: &Ctx) -> Result<(), Problem> {
                 ..Learned::new(server, Verdict::WrongLine)
             },
             (Answer::Unknown, _) => Learned::new(server, Verdict::Never),
-            (Answer::NoAnswer(why), _) => Learned {
+            (Answer::Unavailable(why), _) => Learned {
                 answered: Some(why.clone()),
                 ..Learned::new(server, Verdict::NoAnswer)
             },
@@ -426,7 +426,7 @@ async fn concurrent_same_time(ctx: &Ctx) -> Result<(), Problem> {
             Answer::Known(line) if same_update(line, &lb) => format!("{server}: {b}'s"),
             Answer::Known(line) => format!("{server}: `{}`", String::from_utf8_lossy(line)),
             Answer::Unknown => format!("{server}: unknown"),
-            Answer::NoAnswer(why) => format!("{server}: {why}"),
+            Answer::Unavailable(why) => format!("{server}: {why}"),
         })
         .collect();
     if unreached {
@@ -668,7 +668,7 @@ async fn quiet_after_update(ctx: &Ctx) -> Result<(), Problem> {
                     String::from_utf8_lossy(&line)
                 )),
                 Answer::Unknown => problems.push(format!("{server} forgot the client")),
-                Answer::NoAnswer(why) => problems.push(format!("{server}: {why}")),
+                Answer::Unavailable(why) => problems.push(format!("{server}: {why}")),
             }
             if took > SLOW {
                 problems.push(format!(

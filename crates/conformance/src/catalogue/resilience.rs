@@ -244,7 +244,7 @@ async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
         match (&got, &answer) {
             (Ok(r), Answer::Known(_)) if r.bytes.starts_with(b"AT ") => {}
             (Err(e), _) => problems.push(format!("{server}: IAMAT: {e}")),
-            (_, Answer::NoAnswer(why)) => problems.push(format!("{server}: WHATSAT: {why}")),
+            (_, Answer::Unavailable(why)) => problems.push(format!("{server}: WHATSAT: {why}")),
             _ => problems.push(format!(
                 "{server} did not answer the IAMAT with an AT line and then serve it"
             )),

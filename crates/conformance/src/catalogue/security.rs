@@ -85,7 +85,7 @@ async fn client_at_not_stored(ctx: &Ctx) -> Result<(), Problem> {
                     &[&shown[..], b"\n"].concat(),
                 )));
             }
-            Answer::NoAnswer(why) => {
+            Answer::Unavailable(why) => {
                 return Err(Problem::Skip(format!(
                     "cannot tell whether {name} stored it: {why}"
                 )));

@@ -91,7 +91,7 @@ pub enum Answer {
     /// `? WHATSAT ...`: it has not heard of the client.
     Unknown,
     /// No usable reply (why).
-    NoAnswer(String),
+    Unavailable(String),
 }
 
 /// Asks `server` for `client` with `WHATSAT client 1 1`; keeps the AT line. The server gets the
@@ -103,10 +103,10 @@ pub async fn ask(ctx: &Ctx, server: SocketAddr, client: &str) -> Answer {
         .poll_with(server, command.as_bytes(), Shape::Poll, deadline)
         .await
     {
-        Err(e) => Answer::NoAnswer(e),
+        Err(e) => Answer::Unavailable(e),
         Ok(got) if got.bytes.starts_with(b"? ") => Answer::Unknown,
         Ok(got) if got.bytes.starts_with(b"AT ") => Answer::Known(first_line(&got.bytes).to_vec()),
-        Ok(got) if got.bytes.is_empty() => Answer::NoAnswer(format!(
+        Ok(got) if got.bytes.is_empty() => Answer::Unavailable(format!(
             "no reply to `{command}` ({})",
             match got.end {
                 End::Eof => "connection closed",
@@ -114,7 +114,7 @@ pub async fn ask(ctx: &Ctx, server: SocketAddr, client: &str) -> Answer {
                 _ => "timed out",
             }
         )),
-        Ok(got) => Answer::NoAnswer(format!(
+        Ok(got) => Answer::Unavailable(format!(
             "unexpected reply to `{command}`: {}",
             escape(&got.bytes[..got.bytes.len().min(80)])
         )),

@@ -9,9 +9,9 @@ pub mod herd_control;
 pub mod outcome;
 pub mod run;
 
-pub use case::{Attr, Budget, Level, Needs, Phase, TestCase, TestFuture};
-pub use context::{Ctx, Env, Framing, NO_HERD, Shape, Target, WHATSAT_GRACE, no_reply_problem};
-pub use herd::{Answer, addr, ask, first_line, iamat_at, names, procs, same_update, update_of};
-pub use herd_control::{POLL, restore, set_down, warm_up};
+pub use case::{Attr, Level, TestCase};
+pub use context::{Ctx, Env, Framing, Shape, Target, no_reply_problem};
+pub use herd::{Answer, addr, ask, first_line, iamat_at, names, same_update, update_of};
+pub use herd_control::{POLL, set_down, warm_up};
 pub use outcome::{Failure, Outcome, Problem, Summary, TestResult, Verdicts, fail};
 pub use run::{aliases, run};

@@ -67,13 +67,6 @@ pub enum Outcome {
     UnexpectedPass,
 }
 
-impl Outcome {
-    /// Whether it makes the run fail.
-    pub fn is_failure(self) -> bool {
-        matches!(self, Outcome::Fail | Outcome::UnexpectedPass)
-    }
-}
-
 /// A finished test.
 #[derive(Clone, Debug)]
 pub struct TestResult {
