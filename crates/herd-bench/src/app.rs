@@ -15,7 +15,7 @@ use crate::preload::{self, Preloaded};
 use crate::probe::Polling;
 use crate::progress::Progress;
 use crate::report::{Parameters, Report, ServerAddress};
-use crate::stats::RunStats;
+use crate::stats::{RunStats, Series};
 use crate::sys::{CpuClock, CpuUse, raise_open_files};
 use crate::{floor, hgrm, plot};
 
@@ -465,8 +465,8 @@ fn write_outputs(args: &Args, reports: &[Report], stats: &[RunStats]) -> anyhow:
     if let Some(dir) = &args.hgrm {
         let mut all = Vec::new();
         for (side, s) in stats.iter().enumerate() {
-            for (name, h) in s.named_histograms() {
-                all.push((format!("{}{name}", prefix(side)), h));
+            for series in s.series() {
+                all.push((format!("{}{}", prefix(side), series.name), series.histogram));
             }
         }
         let written = hgrm::write_all(dir, &all)?;
@@ -479,11 +479,12 @@ fn write_outputs(args: &Args, reports: &[Report], stats: &[RunStats]) -> anyhow:
     if let Some(path) = &args.plot {
         let mut series = Vec::new();
         for (side, s) in stats.iter().enumerate() {
-            for (name, h) in s.named_histograms() {
-                // In a comparison, per-server lines would drown the picture: overall ones only.
-                let overall = name.ends_with("-all") || name == "convergence";
-                if reports.len() == 1 || overall {
-                    series.push((format!("{}{name}", prefix(side)), h));
+            for one in s.series() {
+                if reports.len() == 1 || one.overall {
+                    series.push(Series {
+                        name: format!("{}{}", prefix(side), one.name),
+                        ..one
+                    });
                 }
             }
         }

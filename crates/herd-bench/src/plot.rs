@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
+use crate::stats::Series;
+
 /// The deepest percentile on the axis: 99.9999%.
 const NINES: f64 = 6.0;
 
@@ -78,12 +80,12 @@ fn percentile_label(x: f64) -> String {
     format!("{p:.*}%", usize::try_from(nines - 2).unwrap_or(0).min(6))
 }
 
-/// Draws the chart of `series` (label, histogram in µs) to `path`.
-pub fn write(path: &Path, title: &str, series: &[(String, Histogram<u64>)]) -> anyhow::Result<()> {
-    let series: Vec<(&String, Vec<(f64, f64)>)> = series
+/// Draws the chart of `series` (histograms in µs) to `path`.
+pub fn write(path: &Path, title: &str, series: &[Series]) -> anyhow::Result<()> {
+    let series: Vec<(&Series, Vec<(f64, f64)>)> = series
         .iter()
-        .filter(|(_, h)| !h.is_empty())
-        .map(|(name, h)| (name, points(h)))
+        .filter(|s| !s.histogram.is_empty())
+        .map(|s| (s, points(&s.histogram)))
         .collect();
     anyhow::ensure!(
         !series.is_empty(),
@@ -113,20 +115,16 @@ pub fn write(path: &Path, title: &str, series: &[(String, Histogram<u64>)]) -> a
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 18))
             .draw()?;
-        for (i, (name, pts)) in series.iter().enumerate() {
+        for (i, (one, pts)) in series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             // Overall lines stand out; per-server lines are thinner.
-            let width = if name.ends_with("-all") || name.ends_with("convergence") {
-                3
-            } else {
-                1
-            };
+            let width = if one.overall { 3 } else { 1 };
             chart
                 .draw_series(LineSeries::new(
                     pts.iter().copied(),
                     color.stroke_width(width),
                 ))?
-                .label(name.as_str())
+                .label(one.name.as_str())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(width.max(2)))
                 });

@@ -269,23 +269,64 @@ impl RunStats {
     }
 }
 
+/// One latency histogram of a run, for the `.hgrm` files and the plot.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// File-friendly: `iamat-all`, `iamat-<server>`, `whatsat-…`, `propagation-all`,
+    /// `propagation-<server>`, `convergence`.
+    pub name: String,
+    /// Over the whole herd rather than one server: drawn thick, and the only kind a comparison
+    /// plots (per-server lines would drown the picture).
+    pub overall: bool,
+    pub histogram: Histogram<u64>,
+}
+
+impl Series {
+    fn new(name: String, overall: bool, histogram: Histogram<u64>) -> Series {
+        Series {
+            name,
+            overall,
+            histogram,
+        }
+    }
+}
+
 impl RunStats {
-    /// Every non-empty histogram with a file-friendly name: `iamat-all`, `iamat-<server>`,
-    /// `whatsat-…`, `propagation-all`, `propagation-<server>`, `convergence`.
-    pub fn named_histograms(&self) -> Vec<(String, Histogram<u64>)> {
+    /// Every non-empty histogram of the run, overall ones before each kind's per-server ones.
+    pub fn series(&self) -> Vec<Series> {
         let mut out = Vec::new();
         for (prefix, kind) in [("iamat", Kind::Iamat), ("whatsat", Kind::Whatsat)] {
-            out.push((format!("{prefix}-all"), self.overall(kind).latency));
+            out.push(Series::new(
+                format!("{prefix}-all"),
+                true,
+                self.overall(kind).latency,
+            ));
             for s in &self.servers {
-                out.push((format!("{prefix}-{}", s.name), s.lane(kind).latency.clone()));
+                out.push(Series::new(
+                    format!("{prefix}-{}", s.name),
+                    false,
+                    s.lane(kind).latency.clone(),
+                ));
             }
         }
-        out.push(("propagation-all".to_owned(), self.propagation_overall()));
+        out.push(Series::new(
+            "propagation-all".to_owned(),
+            true,
+            self.propagation_overall(),
+        ));
         for s in &self.servers {
-            out.push((format!("propagation-{}", s.name), s.propagation.clone()));
+            out.push(Series::new(
+                format!("propagation-{}", s.name),
+                false,
+                s.propagation.clone(),
+            ));
         }
-        out.push(("convergence".to_owned(), self.convergence.clone()));
-        out.retain(|(_, h)| !h.is_empty());
+        out.push(Series::new(
+            "convergence".to_owned(),
+            true,
+            self.convergence.clone(),
+        ));
+        out.retain(|s| !s.histogram.is_empty());
         out
     }
 }
