@@ -8,44 +8,26 @@ mod common;
 use std::time::Instant;
 
 use common::{
-    Fault, check_faults, conformance, json_report, py, python_spawn, reference, reference_spawn,
-    result_of, stderr, stdout, terminal_counts,
+    Fault, both, check_faults, conformance, json_report, python_spawn, reference_spawn, result_of,
+    stderr, stdout, terminal_counts,
 };
 
 /// The herd faults and the tests that must name them, for both implementations.
 const HERD_FAULTS: &[Fault] = &[
-    py("no-flood", "flood/reaches-every-server", "never learned it"),
-    py("one-hop", "flood/reaches-every-server", "never learned it"),
-    py("flood-loop", "flood/no-storm", "a flood storm"),
-    py(
+    both("no-flood", "flood/reaches-every-server", "never learned it"),
+    both("one-hop", "flood/reaches-every-server", "never learned it"),
+    both("flood-loop", "flood/no-storm", "a flood storm"),
+    both(
         "recompute-relay",
         "flood/at-line-identical",
         "rewritten on the way",
     ),
-    py(
+    both(
         "no-relink",
         "resilience/restart-rejoins",
         "did not learn updates made after its return",
     ),
-    py(
-        "stale-accepted",
-        "flood/older-changes-nothing",
-        "older IAMAT replaced the newer one",
-    ),
-    reference("no-flood", "flood/reaches-every-server", "never learned it"),
-    reference("one-hop", "flood/reaches-every-server", "never learned it"),
-    reference("flood-loop", "flood/no-storm", "a flood storm"),
-    reference(
-        "recompute-relay",
-        "flood/at-line-identical",
-        "rewritten on the way",
-    ),
-    reference(
-        "no-relink",
-        "resilience/restart-rejoins",
-        "did not learn updates made after its return",
-    ),
-    reference(
+    both(
         "stale-accepted",
         "flood/older-changes-nothing",
         "older IAMAT replaced the newer one",

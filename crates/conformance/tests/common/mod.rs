@@ -108,32 +108,29 @@ pub enum Impl {
     Reference,
 }
 
-/// A deliberate fault and the test that must catch it: its ID, and words its message must hold.
+/// A deliberate fault and the test that must catch it: its ID, and words its message must hold;
+/// checked on each implementation that has the fault.
 pub struct Fault {
-    pub target: Impl,
+    pub targets: &'static [Impl],
     pub fault: &'static str,
     pub caught_by: &'static str,
     pub message: &'static str,
 }
 
-/// A Python-target fault row.
+/// A fault row of the Python target only.
 pub const fn py(fault: &'static str, caught_by: &'static str, message: &'static str) -> Fault {
     Fault {
-        target: Impl::Python,
+        targets: &[Impl::Python],
         fault,
         caught_by,
         message,
     }
 }
 
-/// A reference-server fault row.
-pub const fn reference(
-    fault: &'static str,
-    caught_by: &'static str,
-    message: &'static str,
-) -> Fault {
+/// A fault row of both the Python target and the reference server (the same `--fault` name).
+pub const fn both(fault: &'static str, caught_by: &'static str, message: &'static str) -> Fault {
     Fault {
-        target: Impl::Reference,
+        targets: &[Impl::Python, Impl::Reference],
         fault,
         caught_by,
         message,
@@ -141,8 +138,8 @@ pub const fn reference(
 }
 
 /// Runs the catching test against the broken variant; returns a complaint, if any.
-pub fn check_fault(f: &Fault, extra: &[&str]) -> Option<String> {
-    let template = match f.target {
+pub fn check_fault(f: &Fault, target: Impl, extra: &[&str]) -> Option<String> {
+    let template = match target {
         Impl::Python => python_spawn(&[f.fault]),
         Impl::Reference => reference_spawn(&[f.fault]),
     };
@@ -184,7 +181,7 @@ pub fn check_fault(f: &Fault, extra: &[&str]) -> Option<String> {
     (!problems.is_empty()).then(|| {
         format!(
             "{:?} fault {} (test {}): {}\n{text}{}",
-            f.target,
+            target,
             f.fault,
             f.caught_by,
             problems.join("; "),
@@ -193,15 +190,19 @@ pub fn check_fault(f: &Fault, extra: &[&str]) -> Option<String> {
     })
 }
 
-/// Checks every fault, `parallel` at a time, with `extra` arguments; panics listing those not
-/// caught as expected.
+/// Checks every fault on each implementation that has it, `parallel` at a time, with `extra`
+/// arguments; panics listing those not caught as expected.
 pub fn check_faults(faults: &[Fault], parallel: usize, extra: &[&str]) {
+    let runs: Vec<(&Fault, Impl)> = faults
+        .iter()
+        .flat_map(|f| f.targets.iter().map(move |&target| (f, target)))
+        .collect();
     let mut complaints = Vec::new();
-    for chunk in faults.chunks(parallel) {
+    for chunk in runs.chunks(parallel) {
         let found: Vec<Option<String>> = std::thread::scope(|s| {
             let handles: Vec<_> = chunk
                 .iter()
-                .map(|f| s.spawn(move || check_fault(f, extra)))
+                .map(|&(f, target)| s.spawn(move || check_fault(f, target, extra)))
                 .collect();
             handles
                 .into_iter()
@@ -214,7 +215,7 @@ pub fn check_faults(faults: &[Fault], parallel: usize, extra: &[&str]) {
         complaints.is_empty(),
         "{} of {} faults not caught as expected:\n{}",
         complaints.len(),
-        faults.len(),
+        runs.len(),
         complaints.join("\n\n")
     );
 }
