@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{conformance, json_report, python_spawn, stderr, stdout};
+use common::{complaints_of, conformance, json_report, python_spawn, stderr, stdout};
 
 /// One submission style: the Python target's switches, and the tests it must fail (MUST) or warn
 /// on (SHOULD, beyond the two `security/*` warnings every Python target gets), each with words
@@ -216,20 +216,7 @@ fn check_style(style: &Style) -> Option<String> {
 /// change for it.
 #[test]
 fn each_submission_style_fails_exactly_its_own_deviations() {
-    let mut complaints = Vec::new();
-    for chunk in STYLES.chunks(3) {
-        let found: Vec<Option<String>> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|style| s.spawn(move || check_style(style)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Some("panicked".into())))
-                .collect()
-        });
-        complaints.extend(found.into_iter().flatten());
-    }
+    let complaints = complaints_of(STYLES, 3, check_style);
     assert!(
         complaints.is_empty(),
         "{} of {} styles not judged as expected:\n{}",

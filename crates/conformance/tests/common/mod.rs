@@ -197,20 +197,9 @@ pub fn check_faults(faults: &[Fault], parallel: usize, extra: &[&str]) {
         .iter()
         .flat_map(|f| f.targets.iter().map(move |&target| (f, target)))
         .collect();
-    let mut complaints = Vec::new();
-    for chunk in runs.chunks(parallel) {
-        let found: Vec<Option<String>> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|&(f, target)| s.spawn(move || check_fault(f, target, extra)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Some("panicked".into())))
-                .collect()
-        });
-        complaints.extend(found.into_iter().flatten());
-    }
+    let complaints = complaints_of(&runs, parallel, |&(f, target)| {
+        check_fault(f, target, extra)
+    });
     assert!(
         complaints.is_empty(),
         "{} of {} faults not caught as expected:\n{}",
@@ -218,4 +207,25 @@ pub fn check_faults(faults: &[Fault], parallel: usize, extra: &[&str]) {
         runs.len(),
         complaints.join("\n\n")
     );
+}
+
+/// Runs `check` on every item, `parallel` at a time (each check runs a whole suite, mostly
+/// waiting); returns the complaints, in order.
+pub fn complaints_of<T: Sync>(
+    items: &[T],
+    parallel: usize,
+    check: impl Fn(&T) -> Option<String> + Sync,
+) -> Vec<String> {
+    let mut complaints = Vec::new();
+    for chunk in items.chunks(parallel) {
+        let found: Vec<Option<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk.iter().map(|item| s.spawn(|| check(item))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Some("panicked".into())))
+                .collect()
+        });
+        complaints.extend(found.into_iter().flatten());
+    }
+    complaints
 }
