@@ -7,21 +7,21 @@
 //! a connection, [`server`] accepts connections and drives each one. [`limits`] holds every
 //! bound (each a flag), [`peer_auth`] the peer-link handshake.
 
-pub mod cmd;
+mod cmd;
 pub mod connection;
-pub mod db;
+mod db;
 pub mod faults;
-pub mod flood;
-pub mod limits;
-pub mod local_herd;
-pub mod log;
-pub mod party;
+mod flood;
+mod limits;
+mod local_herd;
+mod log;
+mod party;
 pub mod peer_auth;
 pub mod places;
-pub mod server;
+mod server;
 pub mod setup;
 pub mod state;
-pub mod stop;
+mod stop;
 
 pub use limits::Limits;
 pub use local_herd::LocalHerd;

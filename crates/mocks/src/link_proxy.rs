@@ -143,8 +143,21 @@ async fn accept_loop(
             let _ = server.set_nodelay(true);
             let (client_read, client_write) = client.into_split();
             let (server_read, server_write) = server.into_split();
-            let forward = pipe(client_read, server_write, &settings, Direction::Forward);
-            let backward = pipe(server_read, client_write, &settings, Direction::Backward);
+            let seen = cut.clone();
+            let forward = pipe(
+                client_read,
+                server_write,
+                &settings,
+                &seen,
+                Direction::Forward,
+            );
+            let backward = pipe(
+                server_read,
+                client_write,
+                &settings,
+                &seen,
+                Direction::Backward,
+            );
             tokio::select! {
                 _ = forward => {}
                 _ = backward => {}
@@ -154,11 +167,12 @@ async fn accept_loop(
     }
 }
 
-/// Copies `from` to `to` as the settings say, until either side ends.
+/// Copies `from` to `to` as the settings say, until either side ends or the link is cut.
 async fn pipe(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     settings: &Settings,
+    cut: &watch::Receiver<bool>,
     direction: Direction,
 ) {
     let mut buffer = vec![0u8; 16 * 1024];
@@ -177,6 +191,11 @@ async fn pipe(
         let latency = Duration::from_micros(settings.latency_us.load(Ordering::Relaxed));
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
+        }
+        // Checked on every chunk, not only by the connection's select: bytes written after
+        // `set_cut(true)` returned must never pass, however the tasks happen to be scheduled.
+        if *cut.borrow() {
+            return;
         }
         if black_hole.load(Ordering::Relaxed) {
             continue;
