@@ -181,7 +181,8 @@ enum Role {
     Setup,
 }
 
-/// Sends an update and waits until every server serves exactly its line.
+/// Sends an update and waits until every server serves it (by client, time and position; the
+/// line's bytes are the tests about the line's business).
 async fn settle_everywhere(
     ctx: &Ctx,
     origin: &str,
