@@ -205,10 +205,7 @@ fn at_reply_problems(ctx: &Ctx, x: &IamatExchange, aspects: &[Aspect]) -> (Vec<S
         }
     }
     let strict = parse_diff(fields[2]);
-    let value = match &strict {
-        Ok(d) => Some(*d),
-        Err(_) => expect::lenient_diff(fields[2]),
-    };
+    let value = expect::lenient_diff(fields[2]);
     match (&strict, &value) {
         (Err(e), _) if on(Aspect::DiffSign) => problems.push(e.clone()),
         // Not a number at all: its value cannot be judged either.

@@ -399,15 +399,7 @@ async fn concurrent_same_time(ctx: &Ctx) -> Result<(), Problem> {
         .zip(&answers)
         .map(|(server, answer)| match (answer, agreed) {
             (Answer::Known(_), Some(_)) => Learned::after(server, since.elapsed()),
-            (Answer::Known(line), None) => Learned {
-                answered: Some(String::from_utf8_lossy(line).into_owned()),
-                ..Learned::new(server, Verdict::WrongLine)
-            },
-            (Answer::Unknown, _) => Learned::new(server, Verdict::Never),
-            (Answer::Unavailable(why), _) => Learned {
-                answered: Some(why.clone()),
-                ..Learned::new(server, Verdict::NoAnswer)
-            },
+            (answer, _) => unmatched(server, answer.clone(), Verdict::WrongLine, Verdict::Never),
         })
         .collect();
     let update = format!("IAMAT {client} at {a} and {b} at once, same client time");
@@ -635,9 +627,9 @@ async fn places_once(ctx: &Ctx) -> Result<(), Problem> {
 }
 
 async fn quiet_after_update(ctx: &Ctx) -> Result<(), Problem> {
-    needs_reach(ctx).await?;
     const WATCH: Duration = Duration::from_millis(500);
     const SLOW: Duration = Duration::from_millis(500);
+    needs_reach(ctx).await?;
     let all = names(ctx)?;
     let origin = &all[ctx.pick(all.len())];
     let client = ctx.client_id("");

@@ -146,7 +146,6 @@ async fn every_pair_down(ctx: &Ctx) -> Result<(), Problem> {
 }
 
 async fn restart_rejoins(ctx: &Ctx) -> Result<(), Problem> {
-    needs_reach(ctx).await?;
     let topology = ctx.topology()?;
     let all = names(ctx)?;
     let linked: Vec<&String> = all
