@@ -207,7 +207,7 @@ fn fixed_port_submissions_run_side_by_side_in_network_namespaces() {
     let base = format!(
         "{} {} {{name}} --herd {herd} --places-url {{places_url}} --log-dir {{log_dir}}",
         common::python(),
-        mocks::python_target::server_script().display()
+        test_kit::python_target::server_script().display()
     );
     // Side by side, proved without timing: each server announces itself in a shared folder
     // (namespaces separate networks, not files) and waits for its twin in the other submission

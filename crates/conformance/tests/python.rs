@@ -441,7 +441,7 @@ fn target_mode_checks_a_server_someone_else_started() {
     let herd = common::workspace().join("herds/winter21.toml");
     let places_url = format!("http://127.0.0.1:{places_port}");
     let mut server =
-        mocks::python_target::PythonServer::start(&mocks::python_target::PythonServerSpec {
+        test_kit::python_target::PythonServer::start(&test_kit::python_target::PythonServerSpec {
             name: "Jaquez",
             herd_file: &herd,
             port,

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use herd_server::{Limits, Running, launch};
 use herd_wire::Herd;
-use mocks::{Direction, LinkProxy, PlacesStandIn};
+use mocks::PlacesStandIn;
 use support::*;
+use test_kit::{Direction, LinkProxy};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

@@ -18,8 +18,8 @@ const PLACES_URL: &str = "http://127.0.0.1:9";
 fn python_template() -> String {
     format!(
         "exec {} {} {{name}} --herd {{herd}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
-        mocks::python_target::python().unwrap().display(),
-        mocks::python_target::server_script().display()
+        test_kit::python_target::python().unwrap().display(),
+        test_kit::python_target::server_script().display()
     )
 }
 
@@ -153,7 +153,7 @@ async fn a_server_that_stops_listening_is_down_and_restarts() {
     let started = marker.path().join("started");
     let template = format!(
         "exec {} -c 'import os, socket, sys, time; first = not os.path.exists(sys.argv[2]); open(sys.argv[2], \"w\").close(); s = socket.create_server((\"127.0.0.1\", int(sys.argv[1]))); print(\"listening\", flush=True); time.sleep(1 if first else 60); s.close(); time.sleep(60)' {{port}} {}",
-        mocks::python_target::python().unwrap().display(),
+        test_kit::python_target::python().unwrap().display(),
         started.display()
     );
     let spawner = Spawner::launch(&template, &herd, PLACES_URL, std::slice::from_ref(&name))

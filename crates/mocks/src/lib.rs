@@ -33,10 +33,8 @@ mod catalog;
 mod config;
 mod geo;
 mod legacy;
-pub mod link_proxy;
 mod new_api;
 mod places;
-pub mod python_target;
 mod request;
 mod responder;
 mod rng;
@@ -46,7 +44,6 @@ pub use area::{MAX_CANDIDATES, ZERO_RESULTS_AREA, ZeroResultsArea, candidate_cou
 pub use config::{FailureMode, StandInConfig};
 pub use geo::{EARTH_RADIUS_M, haversine_m};
 pub use legacy::{LEGACY_PAGE_SIZE, MISSING_KEY_MESSAGE, legacy_error, legacy_nearby};
-pub use link_proxy::{Direction, LinkProxy};
 pub use new_api::{
     NEW_API_MAX_RESULTS, NEW_API_MISSING_FIELD_MASK_MESSAGE, NEW_API_MISSING_KEY_MESSAGE,
     new_api_error, new_nearby,

@@ -11,11 +11,11 @@ pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The Python interpreter with the target's dependencies (see `mocks::python_target`:
+/// The Python interpreter with the target's dependencies (see `test_kit::python_target`:
 /// `$HERD_PYTHON` or the workspace venv, created on first use). Panics when there is none:
 /// these tests must not silently skip.
 pub fn python() -> String {
-    mocks::python_target::python()
+    test_kit::python_target::python()
         .expect("the Python target's interpreter")
         .display()
         .to_string()
@@ -23,7 +23,7 @@ pub fn python() -> String {
 
 /// The `--spawn` template for the Python target with these faults switched on.
 pub fn python_spawn(faults: &[&str]) -> String {
-    let script = mocks::python_target::server_script();
+    let script = test_kit::python_target::server_script();
     let mut template = format!(
         "{} {} {{name}} --herd {{herd}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
         python(),

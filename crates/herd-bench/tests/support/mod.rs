@@ -84,10 +84,10 @@ pub fn workspace() -> PathBuf {
         .unwrap()
 }
 
-/// The Python target's interpreter (see `mocks::python_target`: `$HERD_PYTHON` or the workspace
+/// The Python target's interpreter (see `test_kit::python_target`: `$HERD_PYTHON` or the workspace
 /// venv, created on first use).
 pub fn python() -> String {
-    mocks::python_target::python()
+    test_kit::python_target::python()
         .expect("the Python target's interpreter")
         .display()
         .to_string()

@@ -154,9 +154,9 @@ pub fn filters() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// One Python target server, a real process (see `mocks::python_target`); killed on drop.
+/// One Python target server, a real process (see `test_kit::python_target`); killed on drop.
 pub struct PythonServer {
-    _process: mocks::python_target::PythonServer,
+    _process: test_kit::python_target::PythonServer,
     pub address: String,
     pub dir: TempDir,
 }
@@ -173,16 +173,17 @@ impl PythonServer {
             format!("[[server]]\nname = \"Clark\"\naddress = \"{address}\"\n"),
         )
         .expect("herd file");
-        let process =
-            mocks::python_target::PythonServer::start(&mocks::python_target::PythonServerSpec {
+        let process = test_kit::python_target::PythonServer::start(
+            &test_kit::python_target::PythonServerSpec {
                 name: "Clark",
                 herd_file: &herd_file,
                 port,
                 places_url,
                 faults,
                 log_dir: dir.path(),
-            })
-            .expect("the Python target starts");
+            },
+        )
+        .expect("the Python target starts");
         PythonServer {
             _process: process,
             address,

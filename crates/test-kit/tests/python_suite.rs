@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use mocks::python_target::{python, workspace_root};
+use test_kit::python_target::{python, workspace_root};
 
 #[test]
 fn the_python_targets_pytest_suite_passes() {

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 
-use mocks::python_target::{PythonServer, PythonServerSpec};
+use test_kit::python_target::{PythonServer, PythonServerSpec};
 
 #[test]
 fn the_python_target_starts_and_answers() {
