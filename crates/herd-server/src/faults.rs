@@ -8,6 +8,8 @@ use std::sync::{Mutex, PoisonError};
 use herd_wire::command::{Command, CommandError, parse_command};
 use herd_wire::whatsat_args::WhatsatArgError;
 
+use crate::connection::Frame;
+
 /// One deliberate mistake (names match the Python target's `--fault` names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Fault {
@@ -77,7 +79,7 @@ pub enum Fault {
 }
 
 /// Line length above which [`Fault::LongLineDrop`] hangs up (asyncio's default `readline` limit).
-pub const LONG_LINE_LIMIT: usize = 64 * 1024;
+const LONG_LINE_LIMIT: usize = 64 * 1024;
 
 /// How often one update may be re-forwarded under [`Fault::FloodLoop`].
 const LOOP_BOUND: u32 = 50;
@@ -123,6 +125,9 @@ impl Faults {
     /// (clamped to 50 km and 20 places, as a server that never checked would still ask Places).
     pub fn parse(&self, line: &[u8]) -> Result<Option<Command>, CommandError> {
         let parsed = parse_command(line);
+        if self.is_empty() {
+            return parsed;
+        }
         let clamp = match &parsed {
             Err(CommandError::Whatsat(WhatsatArgError::RadiusTooLarge))
                 if self.has(Fault::NoRadiusLimit) =>
@@ -150,6 +155,44 @@ impl Faults {
         fields.first() == Some(&&b"WHATSAT"[..]) && fields.get(2).is_some_and(|r| r.contains(&b'.'))
     }
 
+    /// An update `at` received from a neighbour, as this server passes it on: re-labelled with
+    /// its own name under [`Fault::RecomputeRelay`].
+    pub fn relayed(&self, at: herd_wire::AtLine, name: &str) -> herd_wire::AtLine {
+        if !self.has(Fault::RecomputeRelay) {
+            return at;
+        }
+        herd_wire::AtLine::parse(&Self::relabelled(&at, name)).unwrap_or(at)
+    }
+
+    /// The bound a WHATSAT asked for, as this server applies it ([`Fault::Untrimmed`]: none).
+    pub fn bound(&self, asked: herd_wire::Bound) -> herd_wire::Bound {
+        if self.has(Fault::Untrimmed) {
+            herd_wire::Bound::MAX
+        } else {
+            asked
+        }
+    }
+
+    /// True when `frame` makes this server hang up ([`Fault::LongLineDrop`]: a line over 64 KiB,
+    /// or over `--max-line` if that is lower).
+    pub fn hangs_up_on(&self, frame: &Frame) -> bool {
+        self.has(Fault::LongLineDrop)
+            && match frame {
+                Frame::TooLong(_) => true,
+                Frame::Line(line) => line.len() > LONG_LINE_LIMIT,
+            }
+    }
+
+    /// True when this server closes a connection after its first reply ([`Fault::OnePerConn`]).
+    pub fn closes_after_first_reply(&self) -> bool {
+        self.has(Fault::OnePerConn)
+    }
+
+    /// True when this server re-opens a dropped peer link (not under [`Fault::NoRelink`]).
+    pub fn relinks(&self) -> bool {
+        !self.has(Fault::NoRelink)
+    }
+
     /// `at` re-labelled as if server `name` had received its IAMAT just now (the mistake behind
     /// both `recompute-diff` and `recompute-relay`).
     pub fn relabelled(at: &herd_wire::AtLine, name: &str) -> Vec<u8> {
@@ -164,9 +207,15 @@ impl Faults {
         text
     }
 
+    /// The `? ` line for an invalid `line`, as this server prints it.
+    pub fn error_reply(&self, line: &[u8]) -> Vec<u8> {
+        self.faulty_error_reply(line)
+            .unwrap_or_else(|| herd_wire::command::error_reply(line))
+    }
+
     /// The `? ` line for an invalid `line`, as a faulty server would print it (`None`: the right
     /// one).
-    pub fn error_reply(&self, line: &[u8]) -> Option<Vec<u8>> {
+    fn faulty_error_reply(&self, line: &[u8]) -> Option<Vec<u8>> {
         let mut reply = if self.has(Fault::UntrimmedCopy) {
             [&b"? "[..], line, b"\n"].concat()
         } else if self.has(Fault::RebuiltCopy) {
@@ -239,8 +288,15 @@ impl Faults {
         self.has(Fault::IntPositionRefused) && position.iter().filter(|&&b| b == b'.').count() < 2
     }
 
+    /// Rewrites the IAMAT reply line `reply` (no newline yet) as a faulty server prints it.
+    pub fn rewrite_at_reply(&self, reply: &mut Vec<u8>) {
+        if !self.is_empty() {
+            *reply = self.rewritten_at_reply(reply);
+        }
+    }
+
     /// The IAMAT reply line as a faulty server would print it.
-    pub fn rewrite_at_reply(&self, line: &[u8]) -> Vec<u8> {
+    fn rewritten_at_reply(&self, line: &[u8]) -> Vec<u8> {
         let mut fields: Vec<Vec<u8>> = line.split(|b| *b == b' ').map(<[u8]>::to_vec).collect();
         if fields.len() != 6 {
             return line.to_vec();
@@ -272,8 +328,11 @@ mod tests {
     #[test]
     fn reply_rewrites_are_the_documented_mistakes() {
         let line = b"AT R -1.500000000 c +34.068930-118.445127 1.5";
-        let rewrite =
-            |f: Fault| String::from_utf8(Faults::new(&[f]).rewrite_at_reply(line)).unwrap();
+        let rewrite = |f: Fault| {
+            let mut reply = line.to_vec();
+            Faults::new(&[f]).rewrite_at_reply(&mut reply);
+            String::from_utf8(reply).unwrap()
+        };
         assert_eq!(
             rewrite(Fault::SixDigits),
             "AT R -1.500000 c +34.068930-118.445127 1.5"
@@ -286,11 +345,9 @@ mod tests {
             rewrite(Fault::FloatPosition),
             "AT R -1.500000000 c +34.06893-118.445127 1.5"
         );
-        let positive = b"AT R +2.000000000 c +1+1 1";
-        assert_eq!(
-            Faults::new(&[Fault::NoSign]).rewrite_at_reply(positive),
-            b"AT R 2.000000000 c +1+1 1"
-        );
+        let mut positive = b"AT R +2.000000000 c +1+1 1".to_vec();
+        Faults::new(&[Fault::NoSign]).rewrite_at_reply(&mut positive);
+        assert_eq!(positive, b"AT R 2.000000000 c +1+1 1");
     }
 
     #[test]

@@ -18,7 +18,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cmd::{self, Outcome};
 use crate::connection::{Connection, Frame, Patience};
-use crate::faults::{Fault, LONG_LINE_LIMIT};
 use crate::flood::keep_alive;
 use crate::log::{Entry, ServerLog};
 use crate::party::Party;
@@ -138,12 +137,7 @@ async fn handle(
         let (line, outcome) = match frame {
             Ok(None) => break "end of input".to_owned(),
             Err(e) => break e.to_string(),
-            Ok(Some(Frame::TooLong(_))) if state.faults.has(Fault::LongLineDrop) => {
-                break "line over 64 KiB (long-line-drop fault)".to_owned();
-            }
-            Ok(Some(Frame::Line(line)))
-                if state.faults.has(Fault::LongLineDrop) && line.len() > LONG_LINE_LIMIT =>
-            {
+            Ok(Some(frame)) if state.faults.hangs_up_on(&frame) => {
                 break "line over 64 KiB (long-line-drop fault)".to_owned();
             }
             Ok(Some(Frame::TooLong(head))) => {
@@ -202,7 +196,7 @@ async fn handle(
             if let Err(e) = written {
                 break e.to_string();
             }
-            if state.faults.has(Fault::OnePerConn) {
+            if state.faults.closes_after_first_reply() {
                 let _ = connection.flush().await;
                 break "one command per connection (one-per-conn fault)".to_owned();
             }

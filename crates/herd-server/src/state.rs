@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::db::Db;
-use crate::faults::{Fault, Faults};
+use crate::faults::Faults;
 use crate::flood::{Flooder, LinkConfig};
 use crate::limits::Limits;
 use crate::log::ServerLog;
@@ -60,7 +60,7 @@ impl ServerState {
             secret: herd.secret().cloned(),
             queue_bytes: limits.link_queue_bytes,
             keepalive: limits.peer_keepalive,
-            relink: !faults.has(Fault::NoRelink),
+            relink: faults.relinks(),
         };
         let flooder = Flooder::start(name, &neighbours, &log, &links, shutdown);
         let peers = PeerGate::new(name, herd);

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use herd_wire::{AtLine, ClientTime, Iamat};
 
+use crate::cmd::faulty;
 use crate::db::Stored;
-use crate::faults::Fault;
 use crate::limits::Limits;
 use crate::state::ServerState;
 
@@ -18,23 +18,29 @@ use crate::state::ServerState;
 pub fn run(iamat: &Iamat, received: ClientTime, state: &ServerState) -> Result<Vec<u8>, String> {
     check_bounds(iamat.client(), iamat.time(), received, &state.limits)?;
     let at = Arc::new(AtLine::answer(&state.name, received, iamat));
-    match store(&at, state) {
-        Stored::Newer if !state.faults.has(Fault::NoFlood) => state.flooder.forward(&at, None),
-        Stored::Full => {
-            return Err(format!(
-                "this server holds its limit of {} clients (--max-clients)",
-                state.limits.max_clients
-            ));
-        }
-        _ => {}
+    let stored = faulty::store(&at, state);
+    if stored == Stored::Full {
+        return Err(format!(
+            "this server holds its limit of {} clients (--max-clients)",
+            state.limits.max_clients
+        ));
     }
-    let mut reply = if state.faults.is_empty() {
-        at.as_bytes().to_vec()
-    } else {
-        state.faults.rewrite_at_reply(at.as_bytes())
-    };
+    pass_on(&at, None, stored, state);
+    let mut reply = Vec::with_capacity(at.as_bytes().len() + 1);
+    reply.extend_from_slice(at.as_bytes());
+    state.faults.rewrite_at_reply(&mut reply);
     reply.push(b'\n');
     Ok(reply)
+}
+
+/// Floods `at` to the neighbours (all but `from`, the one it came from) if it was news here.
+pub fn pass_on(at: &Arc<AtLine>, from: Option<&str>, stored: Stored, state: &ServerState) {
+    if faulty::floods_instead(at, from, state) {
+        return;
+    }
+    if stored == Stored::Newer {
+        state.flooder.forward(at, from);
+    }
 }
 
 /// Why an update about `client` at `time` is outside this server's bounds, if it is.
@@ -58,17 +64,4 @@ pub fn check_bounds(
         ));
     }
     Ok(())
-}
-
-/// Stores `at` if it is the newest (or always, under `stale-accepted`).
-pub fn store(at: &Arc<AtLine>, state: &ServerState) -> Stored {
-    if state.faults.has(Fault::StaleAccepted) {
-        if state.db.put(at) {
-            Stored::Newer
-        } else {
-            Stored::NotNewer
-        }
-    } else {
-        state.db.update(at)
-    }
 }

@@ -2,7 +2,7 @@
 //! step, or an update on a peer link) and answered here; the connection driver writes the reply.
 
 pub mod at;
-pub mod faulty;
+mod faulty;
 pub mod iamat;
 pub mod whatsat;
 
@@ -10,10 +10,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use herd_wire::ClientTime;
-use herd_wire::command::{Command, CommandError, error_reply, parse_command};
+use herd_wire::command::{Command, error_reply, parse_command};
 
 use crate::db::Stored;
-use crate::faults::{Fault, Faults};
 use crate::log::printable;
 use crate::party::Party;
 use crate::peer_auth::Admission;
@@ -64,27 +63,12 @@ pub async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outc
         }
         Party::Client(_) => {}
     }
-    let faults = &state.faults;
-    if faults.has(Fault::CrashFloatRadius) && Faults::has_fractional_radius(line) {
-        return Outcome::HangUp;
+    let parsed = state.faults.parse(line);
+    if let Some(outcome) = faulty::instead(line, &parsed, state) {
+        return outcome;
     }
-    let parsed = if faults.is_empty() {
-        parse_command(line)
-    } else {
-        faults.parse(line)
-    };
     let reply = match parsed {
-        Ok(None) if faults.has(Fault::ReplyBlank) => return Outcome::Reply(b"? \n".to_vec()),
         Ok(None) => return Outcome::Silent(None),
-        Err(CommandError::Position(_) | CommandError::Time(_))
-            if let Some(reply) = faults.nonfinite_reply(&state.name, line) =>
-        {
-            faulty::store_nonfinite(line, state);
-            Ok([reply.as_slice(), b"\n"].concat())
-        }
-        Err(CommandError::UnknownCommand) if faults.has(Fault::SilentInvalid) => {
-            return Outcome::Silent(None);
-        }
         Ok(Some(Command::Iamat(iamat))) => iamat::run(&iamat, received, state),
         Ok(Some(Command::Whatsat(whatsat))) => whatsat::run(&whatsat, state)
             .await
@@ -125,21 +109,11 @@ pub async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outc
         }
         Ok(Some(Command::Peer(_))) => Err("PEER from a server that is not a neighbour".to_owned()),
         Ok(Some(Command::At(_))) => Err("AT is accepted only on a peer link".to_owned()),
-        Err(e) => {
-            if matches!(e, CommandError::Time(_)) && faults.has(Fault::RejectedOverwrites) {
-                faulty::overwrite_position(line, state);
-            }
-            Err(e.to_string())
-        }
+        Err(e) => Err(e.to_string()),
     };
     match reply {
         Ok(reply) => Outcome::Reply(reply),
-        Err(why) => {
-            let reply = faults
-                .error_reply(line)
-                .unwrap_or_else(|| error_reply(line));
-            Outcome::Invalid(reply, why)
-        }
+        Err(why) => Outcome::Invalid(state.faults.error_reply(line), why),
     }
 }
 
