@@ -106,6 +106,16 @@ impl Sniffer {
     }
 }
 
+impl Sniffer {
+    /// Stops listening, and returns once the port is free again (a drop frees it only when the
+    /// runtime gets round to the aborted task, which may be after a restarted server has tried
+    /// to bind it).
+    pub async fn close(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
 impl Drop for Sniffer {
     fn drop(&mut self) {
         // Dropping the task drops the listener and every connection it holds.

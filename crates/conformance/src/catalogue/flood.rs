@@ -704,6 +704,22 @@ async fn no_storm(ctx: &Ctx) -> Result<(), Problem> {
             "cannot listen in place of {spy} after stopping it: {e}"
         )))
     })?;
+    let verdict = watch_for_storm(ctx, &sniffer, &spy, degree, &origin, &others, &down).await;
+    // Closed before the runner restarts the stopped server on the same port.
+    sniffer.close().await;
+    verdict
+}
+
+/// The body of `flood/no-storm`, with the suite listening in place of `spy`.
+async fn watch_for_storm(
+    ctx: &Ctx,
+    sniffer: &Sniffer,
+    spy: &str,
+    degree: usize,
+    origin: &str,
+    others: &[String],
+    down: &BTreeSet<String>,
+) -> Result<(), Problem> {
     // Warm up: updates until one arrives from every neighbour (links reconnect to the listener).
     // Copies of any of them count: a busy herd may deliver late.
     let deadline = Instant::now() + ctx.env.settle;
@@ -711,14 +727,14 @@ async fn no_storm(ctx: &Ctx) -> Result<(), Problem> {
     let mut sent: Vec<String> = Vec::new();
     while Instant::now() < deadline && !warm {
         let client = ctx.client_id(&format!("-warm{}", sent.len()));
-        update_at(ctx, &origin, &client).await?;
+        update_at(ctx, origin, &client).await?;
         sent.push(client);
         let round_end = (Instant::now() + Duration::from_millis(150)).min(deadline);
         while Instant::now() < round_end && !warm {
             // Any update of the suite's seen more than once per neighbour is a storm already
             // (the earlier ones too, still bouncing around a busy herd).
             if let Some((_, copies)) = sniffer.most_copied("conf-").filter(|(_, n)| *n > degree) {
-                return storm(&spy, degree, copies);
+                return storm(spy, degree, copies);
             }
             warm = sent.iter().any(|client| sniffer.copies(client) == degree);
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -726,7 +742,7 @@ async fn no_storm(ctx: &Ctx) -> Result<(), Problem> {
     }
     if !warm {
         if let Some((_, copies)) = sniffer.most_copied("conf-").filter(|(_, n)| *n > degree) {
-            return storm(&spy, degree, copies);
+            return storm(spy, degree, copies);
         }
         // Fewer copies than neighbours is no storm; the missing ones are a flood that does not
         // reach, which flood/reaches-every-server reports.
@@ -740,10 +756,10 @@ async fn no_storm(ctx: &Ctx) -> Result<(), Problem> {
     }
     let client = ctx.client_id("-update");
     let since = Instant::now();
-    let line = update_at(ctx, &origin, &client).await?;
+    let line = update_at(ctx, origin, &client).await?;
     let learned = await_lines(
         ctx,
-        &others,
+        others,
         &client,
         std::slice::from_ref(&line),
         Match::Update,
@@ -759,18 +775,18 @@ async fn no_storm(ctx: &Ctx) -> Result<(), Problem> {
         .map_or(0, |(_, n)| n)
         .max(sniffer.copies(&client));
     if copies > degree {
-        return storm(&spy, degree, copies);
+        return storm(spy, degree, copies);
     }
     judge(
         ctx,
         label(
             &client,
-            &origin,
-            &down,
+            origin,
+            down,
             &format!("the suite listening as {spy}"),
         ),
         learned,
-        &down,
+        down,
         &line,
     )
 }
