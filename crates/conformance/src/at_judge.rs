@@ -7,7 +7,7 @@
 //! leniently for that (the last three are the operands, whatever comes between), so one
 //! malformed field does not hide the others.
 
-use crate::expect::{self, diff_text, now_ns, parse_diff};
+use crate::expect::{self, diff_text, now_ns, parse_diff, split_position};
 use crate::runner::{Ctx, Failure, Problem, Shape, first_line};
 
 /// One thing an AT reply can get wrong.
@@ -287,19 +287,6 @@ fn copy_problem(problems: &mut Vec<String>, what: &str, sent: &str, got: &str) {
     }
 }
 
-/// Splits an ISO 6709 position into two signed decimal strings.
-/// A position's latitude and longitude, split at the second sign.
-pub(crate) fn split_position(text: &str) -> Option<(f64, f64)> {
-    let second = text
-        .char_indices()
-        .skip(1)
-        .find(|(_, c)| *c == '+' || *c == '-')
-        .map(|(i, _)| i)?;
-    let lat: f64 = text[..second].parse().ok()?;
-    let lng: f64 = text[second..].parse().ok()?;
-    Some((lat, lng))
-}
-
 fn same_position_value(sent: &str, got: &str) -> bool {
     match (split_position(sent), split_position(got)) {
         (Some((a, b)), Some((c, d))) => (a - c).abs() < 1e-6 && (b - d).abs() < 1e-6,
@@ -317,6 +304,7 @@ fn numbers_close(sent: &str, got: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expect::split_position;
     use crate::fixtures::unique_position;
 
     #[test]

@@ -244,6 +244,18 @@ pub fn json_differences(expected: &Value, actual: &Value) -> Vec<String> {
     out
 }
 
+/// A position's latitude and longitude, split at the second sign (`None`: not two numbers).
+pub(crate) fn split_position(text: &str) -> Option<(f64, f64)> {
+    let second = text
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| *c == '+' || *c == '-')
+        .map(|(i, _)| i)?;
+    let lat: f64 = text[..second].parse().ok()?;
+    let lng: f64 = text[second..].parse().ok()?;
+    Some((lat, lng))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@
 //! - [`sniffer`]: a listener in place of a stopped server, to count what neighbours send;
 //! - [`reference`]: the hidden `reference-server` mode that runs one reference server;
 //! - [`report`]: terminal, JUnit and JSON reports;
+//! - [`shown`]: wire bytes as a report shows them;
 //! - [`cli`]: the command line;
 //! - [`grade`]: `conformance grade`, the suite over a batch of submissions with one summary.
 
@@ -35,6 +36,7 @@ mod report;
 mod runner;
 mod select;
 mod setup;
+mod shown;
 mod sniffer;
 mod topology;
 mod wire;

@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{Percentiles, Report, ms};
+use crate::report::{Report, ms};
+use crate::stats::Percentiles;
 
 /// The name of the herd at `side`: A, B, … Z, then H27, H28, ….
 pub fn letter(side: usize) -> String {

@@ -11,9 +11,9 @@ use tokio::time::Instant;
 
 use crate::args::Framing;
 use crate::conn::Endpoint;
-use crate::report::Percentiles;
 use crate::request::{Request, position_for};
 use crate::sink::Sink;
+use crate::stats::Percentiles;
 use crate::stats::{micros, new_histogram};
 
 /// The floor is measured for at most this long, whatever `requests` says.

@@ -1,5 +1,5 @@
 //! The built-in sink: a "perfect herd" in the bench process that answers every line at once, so
-//! a run against it measures the bench itself (and the loopback floor, [`crate::floor`]).
+//! a run against it measures the bench itself (the loopback floor is measured by `floor.rs`).
 //!
 //! Each server of the topology gets a listener on a free port; all share one table of AT lines,
 //! so an update is at every server the moment it is stored and probes converge at once. Replies

@@ -331,6 +331,52 @@ impl RunStats {
     }
 }
 
+/// Latency percentiles in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub mean_us: f64,
+    pub p50_us: u64,
+    pub p75_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p99_9_us: u64,
+    pub p99_99_us: u64,
+    pub max_us: u64,
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        Percentiles {
+            count: h.len(),
+            mean_us: (h.mean() * 10.0).round() / 10.0,
+            p50_us: h.value_at_quantile(0.5),
+            p75_us: h.value_at_quantile(0.75),
+            p90_us: h.value_at_quantile(0.90),
+            p99_us: h.value_at_quantile(0.99),
+            p99_9_us: h.value_at_quantile(0.999),
+            p99_99_us: h.value_at_quantile(0.9999),
+            max_us: h.max(),
+        }
+    }
+
+    /// The columns of the printed table, in order.
+    pub fn columns(&self) -> [u64; 7] {
+        [
+            self.p50_us,
+            self.p75_us,
+            self.p90_us,
+            self.p99_us,
+            self.p99_9_us,
+            self.p99_99_us,
+            self.max_us,
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! What one server is: its name, neighbours, locations, links, Places client, log, faults and
-//! bounds. Every command reads it; the connection driver in [`crate::server`] only hands it on.
+//! bounds. Every command reads it; the connection driver (`server.rs`) only hands it on.
 
 use std::sync::Arc;
 

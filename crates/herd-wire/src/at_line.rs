@@ -5,9 +5,9 @@
 //! fields.
 
 use crate::client_time::{ClientTime, TimeDiff};
-use crate::command::Iamat;
 use crate::fields;
 use crate::position::Position;
+use crate::request::Iamat;
 
 /// One AT line, parsed, with its exact text. The server name and client ID are kept as ranges of
 /// the text rather than copies: a line is parsed on every server it floods through.
@@ -142,18 +142,18 @@ impl AtLine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::{Command, parse_command};
 
     const LINE: &[u8] =
         b"AT Clark +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503";
 
     #[test]
     fn answer_copies_operands_byte_for_byte() {
-        let Ok(Some(Command::Iamat(iamat))) =
-            parse_command(b"IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503\n")
-        else {
-            panic!("valid IAMAT")
-        };
+        let iamat = Iamat::new(
+            b"kiwi.cs.ucla.edu".to_vec(),
+            Position::parse(b"+34.068930-118.445127").unwrap(),
+            ClientTime::parse(b"1621464827.959498503").unwrap(),
+            b"1621464827.959498503".to_vec(),
+        );
         let received = ClientTime::parse(b"1621464828.223371889").unwrap();
         let at = AtLine::answer("Clark", received, &iamat);
         assert_eq!(at.as_bytes(), LINE);

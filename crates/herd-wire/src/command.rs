@@ -9,56 +9,7 @@ use crate::fields;
 use crate::position::{Position, PositionError};
 use crate::whatsat_args::{Bound, Radius, WhatsatArgError};
 
-/// `IAMAT client position time`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Iamat {
-    client: Vec<u8>,
-    position: Position,
-    time: ClientTime,
-    time_text: Vec<u8>,
-}
-
-impl Iamat {
-    /// The client ID, byte for byte.
-    pub fn client(&self) -> &[u8] {
-        &self.client
-    }
-    /// The reported position.
-    pub fn position(&self) -> &Position {
-        &self.position
-    }
-    /// The client's time.
-    pub fn time(&self) -> ClientTime {
-        self.time
-    }
-    /// The client's time exactly as sent.
-    pub fn time_text(&self) -> &[u8] {
-        &self.time_text
-    }
-}
-
-/// `WHATSAT client radius bound`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Whatsat {
-    client: Vec<u8>,
-    radius: Radius,
-    bound: Bound,
-}
-
-impl Whatsat {
-    /// The client asked about, byte for byte.
-    pub fn client(&self) -> &[u8] {
-        &self.client
-    }
-    /// The radius in kilometres.
-    pub fn radius(&self) -> &Radius {
-        &self.radius
-    }
-    /// The most places to return.
-    pub fn bound(&self) -> Bound {
-        self.bound
-    }
-}
+pub use crate::request::{Iamat, Whatsat};
 
 /// A valid command line.
 #[derive(Clone, Debug, PartialEq)]
@@ -120,20 +71,20 @@ pub fn parse_command(line: &[u8]) -> Result<Option<Command>, CommandError> {
     let command = match word {
         b"IAMAT" => {
             operand_count("IAMAT", count, 3)?;
-            Command::Iamat(Iamat {
-                client: a.to_vec(),
-                position: Position::parse(b)?,
-                time: ClientTime::parse(c)?,
-                time_text: c.to_vec(),
-            })
+            Command::Iamat(Iamat::new(
+                a.to_vec(),
+                Position::parse(b)?,
+                ClientTime::parse(c)?,
+                c.to_vec(),
+            ))
         }
         b"WHATSAT" => {
             operand_count("WHATSAT", count, 3)?;
-            Command::Whatsat(Whatsat {
-                client: a.to_vec(),
-                radius: Radius::parse(b)?,
-                bound: Bound::parse(c)?,
-            })
+            Command::Whatsat(Whatsat::new(
+                a.to_vec(),
+                Radius::parse(b)?,
+                Bound::parse(c)?,
+            ))
         }
         b"PEER" => {
             operand_count("PEER", count, 1)?;

@@ -13,6 +13,7 @@ pub mod fields;
 pub mod google_json;
 pub mod herd;
 pub mod position;
+pub mod request;
 pub mod whatsat_args;
 
 pub use at_line::AtLine;

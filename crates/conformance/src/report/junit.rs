@@ -5,8 +5,9 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{compare_lines, escape};
+use super::compare_lines;
 use crate::runner::{Outcome, TestResult};
+use crate::shown::escape;
 
 /// The JUnit XML for these results.
 pub fn render(results: &[TestResult]) -> anyhow::Result<String> {

@@ -1,31 +1,11 @@
 //! Reports of a run: the terminal one (streamed as tests finish), JUnit XML and JSON, and the
-//! byte-escaping and first-difference helpers they share.
+//! first-difference helpers they share (bytes are shown with [`crate::shown::escape`]).
 
 pub mod json;
 pub mod junit;
 pub mod terminal;
 
-/// Bytes as readable text: valid UTF-8 as is except `\n`, `\r`, `\t`, `\\` and other control
-/// characters, which are escaped; invalid bytes as `\xNN`.
-pub fn escape(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\\' => out.push_str("\\\\"),
-                c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
-}
+use crate::shown::escape;
 
 /// The byte offset where `a` and `b` first differ (`None` when equal), moved back to the start
 /// of a UTF-8 character.

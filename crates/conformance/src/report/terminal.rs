@@ -4,8 +4,9 @@
 
 use std::io::Write;
 
-use super::{compare_lines, escape};
+use super::compare_lines;
 use crate::runner::{Outcome, Summary, TestResult};
+use crate::shown::escape;
 
 /// Prints results as they come.
 #[derive(Debug)]

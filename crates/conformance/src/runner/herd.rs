@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::context::{Ctx, Shape};
 use super::outcome::{Failure, Problem};
-use crate::report::escape;
+use crate::shown::escape;
 use crate::wire::End;
 use herd_spawn::Spawner;
 
@@ -154,7 +154,7 @@ fn same_position(a: &[u8], b: &[u8]) -> bool {
     let value = |p: &[u8]| {
         std::str::from_utf8(p)
             .ok()
-            .and_then(crate::at_judge::split_position)
+            .and_then(crate::expect::split_position)
     };
     a == b
         || unsigned(a) == unsigned(b)
