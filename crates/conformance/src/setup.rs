@@ -1,11 +1,13 @@
-//! The servers under test: the reference herd started in-process (no target), a running server
-//! (`--target`), or an implementation's servers started by the suite (`--spawn`) — plus the
-//! probe that checks the target answers at all, detects its framing and learns its name.
+//! The servers under test — the reference herd (processes, or in this process), a running herd
+//! (`--herd`), a running server (`--target`) or an implementation's servers (`--spawn`), chosen
+//! and started by `herd_spawn` as the bench's are — plus what only the suite needs: the probe that
+//! checks the primary server answers at all, detects its framing and learns its name.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use herd_spawn::{HerdSource, Spawn, StartedHerd};
 use herd_wire::Herd;
 use tokio::time::Instant;
 
@@ -14,33 +16,6 @@ use crate::patience::Paces;
 use crate::runner::{Env, Framing, Target};
 use crate::topology::Topology;
 use crate::wire::{Conn, End, Transcript, line_end};
-use herd_spawn::Spawner;
-
-/// Where the servers come from.
-#[derive(Clone, Debug)]
-pub enum Source {
-    /// Start the reference herd: one `conformance reference-server` process per server (so
-    /// resilience tests can stop them), or all in this process with `in_process`.
-    Reference {
-        herd: Herd,
-        server: String,
-        in_process: bool,
-    },
-    /// A herd someone else runs, at the addresses of the herd file.
-    Herd { herd: Herd, server: String },
-    /// A server someone else runs.
-    Target {
-        address: String,
-        name: Option<String>,
-    },
-    /// Start the implementation's servers from a command template.
-    Spawn {
-        template: String,
-        herd: Herd,
-        server: String,
-        whole_herd: bool,
-    },
-}
 
 /// `--framing`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -54,7 +29,11 @@ pub enum FramingChoice {
 /// Settings for [`prepare`].
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub source: Source,
+    /// Where the servers come from.
+    pub source: HerdSource,
+    /// The server single-server tests talk to: one of the herd's, or the name the `--target`
+    /// should have (`--name`; without it the name is learned from its first reply).
+    pub primary: Option<String>,
     pub places_port: Option<u16>,
     pub framing: FramingChoice,
     pub timeout: Duration,
@@ -73,7 +52,7 @@ pub struct Prepared {
     pub header: Vec<String>,
     /// `host:port (name)` of the primary target, for machine reports.
     pub target_label: String,
-    _reference: Option<herd_server::LocalHerd>,
+    _herd: StartedHerd,
 }
 
 /// Why the suite could not run.
@@ -86,6 +65,41 @@ impl<E: std::fmt::Display> From<E> for CannotRun {
     }
 }
 
+/// The reference herd as one `conformance reference-server` process per server, so resilience
+/// tests can stop them; `server` is started first and listed first.
+pub(crate) fn reference_processes(herd: &Herd, server: &str) -> Result<HerdSource, CannotRun> {
+    let exe = std::env::current_exe()
+        .map_err(|e| CannotRun(format!("cannot find the suite's own program: {e}")))?;
+    // `exec`: the shell becomes the server, so stopping it leaves no orphan behind.
+    let template = format!(
+        "exec {} {} {{name}} --herd {{herd}} --places-url {{places_url}} --log-dir {{log_dir}}",
+        herd_spawn::shell_quote(&exe.display().to_string()),
+        crate::reference::SUBCOMMAND
+    );
+    Ok(HerdSource::ReferenceProcesses(spawn_of(
+        &template, herd, server, true,
+    )))
+}
+
+/// `server` (and, with `whole_herd`, every other server of the herd after it) started from
+/// `template`.
+pub(crate) fn spawn_of(template: &str, herd: &Herd, server: &str, whole_herd: bool) -> Spawn {
+    let mut names: Vec<String> = vec![server.to_owned()];
+    if whole_herd {
+        names.extend(
+            herd.names()
+                .iter()
+                .map(|n| (*n).to_owned())
+                .filter(|n| n != server),
+        );
+    }
+    Spawn {
+        template: template.to_owned(),
+        herd: herd.clone(),
+        names,
+    }
+}
+
 /// Starts the stand-in (and servers, if the suite owns them) and probes the primary target.
 pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
     let stand_in = mocks::PlacesStandIn::start_with(mocks::StandInConfig {
@@ -95,125 +109,49 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
     .await
     .map_err(|e| CannotRun(format!("cannot start the Places stand-in: {e:#}")))?;
     let places_url = stand_in.uri();
+    let started = settings.source.start(Some(&places_url)).await?;
+    for restart in started.restarts() {
+        eprintln!("conformance: {restart}");
+    }
+    let topology = started.whole_herd().map(Topology::from_herd).transpose()?;
+    let mut targets = targets_of(&settings, &started, topology.as_ref()).await?;
+    // The in-process herd is listed in herd order, a running herd with the primary first.
+    let in_herd_order = describe(&targets);
+    if let Some(server) = &settings.primary {
+        primary_first(&mut targets, server);
+    }
     let mut header = Vec::new();
-    let mut reference = None;
-    let mut procs = None;
-    let mut topology = None;
-    let targets: Vec<Target> = match &settings.source {
-        Source::Reference {
-            herd,
-            server,
-            in_process: false,
-        } => {
-            let exe = std::env::current_exe()
-                .map_err(|e| CannotRun(format!("cannot find the suite's own program: {e}")))?;
-            // `exec`: the shell becomes the server, so stopping it leaves no orphan behind.
-            let template = format!(
-                "exec {} {} {{name}} --herd {{herd}} --places-url {{places_url}} --log-dir {{log_dir}}",
-                herd_spawn::shell_quote(&exe.display().to_string()),
-                crate::reference::SUBCOMMAND
-            );
-            let (spawner, targets) =
-                spawn_servers(&template, herd, server, true, &places_url).await?;
-            header.push(format!(
-                "reference herd {}: {} reference-server processes (stopped and restarted by \
-                 resilience tests): {}",
-                herd.origin,
-                targets.len(),
-                describe(&targets)
-            ));
-            header.push(format!(
-                "  logs and output: {}",
-                spawner.log_dir().display()
-            ));
-            topology = Some(Topology::from_herd(spawner.herd())?);
-            procs = Some(Arc::new(spawner));
-            targets
-        }
-        Source::Herd { herd, server } => {
-            let t = Topology::from_herd(herd)?;
-            let mut targets: Vec<Target> = Vec::new();
-            for name in t.names() {
-                let addr = t
-                    .address(name)
-                    .ok_or_else(|| CannotRun(format!("no address for {name}")))?;
-                targets.push(Target {
-                    addr,
-                    name: Some(name.clone()),
-                    name_configured: true,
-                });
+    match &settings.source {
+        HerdSource::ReferenceProcesses(spawn) => header.push(format!(
+            "reference herd {}: {} reference-server processes (stopped and restarted by \
+             resilience tests): {}",
+            spawn.herd.origin,
+            targets.len(),
+            describe(&targets)
+        )),
+        HerdSource::Running(herd) => header.push(format!(
+            "running herd {}: {}",
+            herd.origin,
+            describe(&targets)
+        )),
+        HerdSource::Reference(herd) => header.push(format!(
+            "reference herd {} started in-process (resilience tests need processes: drop \
+             --in-process): {in_herd_order}",
+            herd.origin,
+        )),
+        HerdSource::Spawn(spawn) => {
+            if let (Some(spawner), Some(server)) = (started.spawner(), spawn.names.first()) {
+                header.push(format!("spawned: {}", spawner.command_for(server)?));
             }
-            primary_first(&mut targets, server);
-            header.push(format!(
-                "running herd {}: {}",
-                herd.origin,
-                describe(&targets)
-            ));
-            topology = Some(t);
-            targets
         }
-        Source::Reference {
-            herd,
-            server,
-            in_process: true,
-        } => {
-            let choice = herd_server::PlacesChoice::choose(
-                Some(&places_url),
-                None,
-                herd_server::places::PlacesApi::Legacy,
-                Duration::from_secs(5),
-            )
-            .await?;
-            let local = herd_server::LocalHerd::start(herd, choice.client, None).await?;
-            let targets: Vec<Target> = local
-                .servers
-                .iter()
-                .map(|s| Target {
-                    addr: s.address,
-                    name: Some(s.name.clone()),
-                    name_configured: true,
-                })
-                .collect();
-            header.push(format!(
-                "reference herd {} started in-process (resilience tests need processes: drop \
-                 --in-process): {}",
-                herd.origin,
-                describe(&targets)
-            ));
-            topology = Some(Topology::from_herd(&local.herd)?);
-            reference = Some(local);
-            let mut targets = targets;
-            primary_first(&mut targets, server);
-            targets
-        }
-        Source::Target { address, name } => {
-            let addr = resolve(address).await?;
-            vec![Target {
-                addr,
-                name: name.clone(),
-                name_configured: name.is_some(),
-            }]
-        }
-        Source::Spawn {
-            template,
-            herd,
-            server,
-            whole_herd,
-        } => {
-            let (spawner, targets) =
-                spawn_servers(template, herd, server, *whole_herd, &places_url).await?;
-            header.push(format!("spawned: {}", spawner.command_for(server)?));
-            header.push(format!(
-                "  logs and output: {}",
-                spawner.log_dir().display()
-            ));
-            if *whole_herd {
-                topology = Some(Topology::from_herd(spawner.herd())?);
-            }
-            procs = Some(Arc::new(spawner));
-            targets
-        }
-    };
+        HerdSource::Targets(_) => {}
+    }
+    if let Some(spawner) = started.spawner() {
+        header.push(format!(
+            "  logs and output: {}",
+            spawner.log_dir().display()
+        ));
+    }
     header.push(format!(
         "Places stand-in: {places_url}  (the implementation must use this as its Places base URL)"
     ));
@@ -222,7 +160,6 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
     };
     let (framing, learned, note) = probe(primary.addr, settings.framing, settings.timeout).await?;
     let run_stamp = format!("{:04x}", rand::random::<u16>());
-    let mut targets = targets;
     if targets[0].name.is_none() {
         targets[0].name = learned.clone();
     }
@@ -249,7 +186,7 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
             timeout: settings.timeout,
             settle: settings.settle,
             clock_tolerance: settings.clock_tolerance,
-            procs,
+            procs: started.spawner().cloned(),
             topology,
             seed: settings.seed,
             paces: Paces::new(framing, settings.timeout, &run_stamp),
@@ -259,43 +196,42 @@ pub async fn prepare(settings: Settings) -> Result<Prepared, CannotRun> {
         }),
         header,
         target_label,
-        _reference: reference,
+        _herd: started,
     })
 }
 
-/// Starts `server` (and, with `whole_herd`, every other server of the herd, all at once) from
-/// `template`; returns the spawner and the targets, `server` first.
-async fn spawn_servers(
-    template: &str,
-    herd: &Herd,
-    server: &str,
-    whole_herd: bool,
-    places_url: &str,
-) -> Result<(Spawner, Vec<Target>), CannotRun> {
-    let mut names: Vec<String> = vec![server.to_owned()];
-    if whole_herd {
-        names.extend(
-            herd.names()
-                .iter()
-                .map(|n| (*n).to_owned())
-                .filter(|n| n != server),
-        );
-    }
-    let spawner = Spawner::launch(template, herd, places_url, &names)
-        .await
-        .map_err(|e| CannotRun(format!("{e:#}")))?;
-    for restart in spawner.restarts() {
-        eprintln!("conformance: {restart}");
-    }
+/// The servers under test as the tests address them, in the order they were started or listed.
+async fn targets_of(
+    settings: &Settings,
+    started: &StartedHerd,
+    topology: Option<&Topology>,
+) -> Result<Vec<Target>, CannotRun> {
     let mut targets = Vec::new();
-    for name in &names {
+    if let HerdSource::Targets(addresses) = &settings.source {
+        for address in addresses {
+            targets.push(Target {
+                addr: resolve(address).await?,
+                name: settings.primary.clone(),
+                name_configured: settings.primary.is_some(),
+            });
+        }
+        return Ok(targets);
+    }
+    for (name, _) in &started.servers {
+        let addr = match (started.spawner(), topology) {
+            (Some(spawner), _) => spawner.address(name)?,
+            (None, Some(topology)) => topology
+                .address(name)
+                .ok_or_else(|| CannotRun(format!("no address for {name}")))?,
+            (None, None) => return Err(CannotRun(format!("no address for {name}"))),
+        };
         targets.push(Target {
-            addr: spawner.address(name)?,
+            addr,
             name: Some(name.clone()),
             name_configured: true,
         });
     }
-    Ok((spawner, targets))
+    Ok(targets)
 }
 
 /// `Riley 127.0.0.1:1234, Jaquez ...`.
