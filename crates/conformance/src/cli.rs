@@ -9,11 +9,12 @@ use clap::Parser;
 use herd_wire::Herd;
 
 use crate::catalogue;
+use crate::probe::FramingChoice;
 use crate::report::json::RunInfo;
 use crate::report::terminal::Terminal;
 use crate::runner::{Summary, Verdicts, run as run_tests};
 use crate::select;
-use crate::setup::{FramingChoice, Settings, prepare, reference_processes, spawn_of};
+use crate::setup::{Settings, prepare, reference_processes, spawn_of};
 use herd_spawn::HerdSource;
 
 /// Checks a proxy-herd server against protocol.md and says exactly what deviates.
