@@ -9,11 +9,13 @@ use clap::Parser;
 use herd_wire::Herd;
 
 use crate::catalogue;
+use crate::probe::FramingChoice;
 use crate::report::json::RunInfo;
 use crate::report::terminal::Terminal;
 use crate::runner::{Summary, Verdicts, run as run_tests};
 use crate::select;
-use crate::setup::{FramingChoice, Settings, Source, prepare};
+use crate::setup::{Settings, prepare, reference_processes, spawn_of};
+use herd_spawn::HerdSource;
 
 /// Checks a proxy-herd server against protocol.md and says exactly what deviates.
 ///
@@ -211,29 +213,22 @@ async fn run_inner(args: Args) -> Result<u8, String> {
     };
     let whole_herd = selected.iter().any(|(c, _)| c.needs.herd);
     let source = match (&args.target, &args.spawn) {
-        (Some(address), _) => Source::Target {
-            address: address.clone(),
-            name: args.name.clone(),
-        },
-        (None, Some(template)) => Source::Spawn {
-            template: template.clone(),
-            herd: herd.clone(),
-            server: server.clone(),
-            whole_herd,
-        },
-        (None, None) if args.herd.is_some() && !args.in_process => Source::Herd {
-            herd: herd.clone(),
-            server: server.clone(),
-        },
-        (None, None) => Source::Reference {
-            herd: herd.clone(),
-            server: server.clone(),
-            in_process: args.in_process,
-        },
+        (Some(address), _) => HerdSource::Targets(vec![address.clone()]),
+        (None, Some(template)) => HerdSource::Spawn(spawn_of(template, &herd, &server, whole_herd)),
+        (None, None) if args.herd.is_some() && !args.in_process => {
+            HerdSource::Running(herd.clone())
+        }
+        (None, None) if args.in_process => HerdSource::Reference(herd.clone()),
+        (None, None) => reference_processes(&herd, &server).map_err(|e| e.0)?,
+    };
+    let primary = match &args.target {
+        Some(_) => args.name.clone(),
+        None => Some(server.clone()),
     };
     let seed = args.seed.unwrap_or_else(rand::random);
     let settings = Settings {
         source,
+        primary,
         places_port: args.places_port,
         framing: args.framing,
         timeout: args.timeout,

@@ -11,7 +11,8 @@
 //! - [`places_call`]: the Places request a WHATSAT made (legacy or New) and the JSON to relay;
 //! - [`wire`]: a client for both framings that records a transcript;
 //! - [`patience`]: when a read is judged quiet, from each server's own round trips;
-//! - [`setup`]: the servers under test (reference herd, `--target`, `--spawn`) and the probe;
+//! - [`setup`]: the servers under test (a `herd_spawn::HerdSource`, started) and the run's header;
+//! - [`probe`]: the primary server's first IAMAT: does it answer, in which framing, as whom;
 //! - [`topology`]: the herd's links and which servers an update can reach;
 //! - [`propagation`]: per update and server, when it was learned (for the reports);
 //! - [`sniffer`]: a listener in place of a stopped server, to count what neighbours send;
@@ -30,6 +31,7 @@ pub mod grade;
 mod herd_watch;
 mod patience;
 pub mod places_call;
+mod probe;
 mod propagation;
 pub mod reference;
 mod report;

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::args::Args;
 use crate::compare::{self, letter};
 use crate::conn::Endpoint;
-use crate::herds::{self, HerdSource, StartedHerd};
+use crate::herds::HerdOrSink;
 use crate::load::{self, Workload};
 use crate::preload::{self, Preloaded};
 use crate::probe::Polling;
@@ -18,6 +18,7 @@ use crate::report::{Parameters, Report, ServerAddress};
 use crate::stats::{RunStats, Series};
 use crate::sys::{CpuClock, CpuUse, raise_open_files};
 use crate::{floor, hgrm, plot};
+use herd_spawn::{HerdSource, StartedHerd};
 
 /// Why the command failed, and so its exit status.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +49,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     let topology = Herd::load(&args.herd).map_err(anyhow::Error::from)?;
     let sources = sources(&args, &topology)?;
 
-    let needs_places = sources.iter().any(HerdSource::needs_places) || args.places_port.is_some();
+    let needs_places = sources.iter().any(HerdOrSink::needs_places) || args.places_port.is_some();
     let stand_in = if needs_places {
         let config = mocks::StandInConfig {
             port: args.places_port,
@@ -64,14 +65,12 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     };
     let places_url = stand_in.as_ref().map(mocks::PlacesStandIn::uri);
 
-    let in_process = sources
-        .iter()
-        .any(|s| matches!(s, HerdSource::Reference(_) | HerdSource::Sink(_)));
+    let in_process = sources.iter().any(HerdOrSink::in_process);
     let clients = fit_clients(&args, topology.servers().len(), in_process);
 
     let mut herds = Vec::new();
     for source in &sources {
-        let herd = herds::start(source, places_url.as_deref()).await?;
+        let herd = source.start(places_url.as_deref()).await?;
         check_listening(source, &herd).await?;
         herds.push(herd);
     }
@@ -203,24 +202,24 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-fn sources(args: &Args, topology: &Herd) -> anyhow::Result<Vec<HerdSource>> {
+fn sources(args: &Args, topology: &Herd) -> anyhow::Result<Vec<HerdOrSink>> {
     if let Some(compare) = &args.compare {
         // clap asks for at least two.
         return compare
             .iter()
-            .map(|operand| HerdSource::from_operand(operand, topology))
+            .map(|operand| HerdOrSink::from_operand(operand, topology))
             .collect();
     }
     Ok(vec![if args.spawn_reference {
-        HerdSource::Reference(topology.clone())
+        HerdOrSink::Herd(HerdSource::Reference(topology.clone()))
     } else if args.sink {
-        HerdSource::Sink(topology.clone())
+        HerdOrSink::Sink(topology.clone())
     } else if let Some(template) = &args.spawn {
-        HerdSource::from_operand(&format!("spawn:{template}"), topology)?
+        HerdOrSink::from_operand(&format!("spawn:{template}"), topology)?
     } else if !args.targets.is_empty() {
-        HerdSource::Targets(args.targets.clone())
+        HerdOrSink::Herd(HerdSource::Targets(args.targets.clone()))
     } else {
-        HerdSource::Running(topology.clone())
+        HerdOrSink::Herd(HerdSource::Running(topology.clone()))
     }])
 }
 
@@ -291,14 +290,14 @@ fn down_message(herd: &StartedHerd, gone: &[herd_spawn::Down]) -> String {
     )
 }
 
-async fn check_listening(source: &HerdSource, herd: &StartedHerd) -> anyhow::Result<()> {
-    let missing = herds::unreachable(&herd.servers).await;
+async fn check_listening(source: &HerdOrSink, herd: &StartedHerd) -> anyhow::Result<()> {
+    let missing = herd.unreachable().await;
     if missing.is_empty() {
         return Ok(());
     }
     let list = server_list(&missing);
     let hint = match source {
-        HerdSource::Running(h) => format!(
+        HerdOrSink::Herd(HerdSource::Running(h)) => format!(
             "start it with `herd-server --all --herd {}`, or let the bench start one: `herd-bench --spawn-reference`",
             h.origin
         ),

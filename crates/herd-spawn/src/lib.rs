@@ -1,6 +1,7 @@
-//! Starts the servers of a herd implementation — ours or a course submission — from a shell
-//! command template, and stops them again. Used by `conformance --spawn` and `herd-bench --spawn`
-//! so that both tools start, check and stop servers the same way.
+//! The herd under test for the conformance suite and the bench ([`HerdSource`], [`StartedHerd`]):
+//! the reference herd, a running herd or servers, or the servers of a herd implementation — ours
+//! or a course submission — started from a shell command template and stopped again, so that
+//! both tools choose, start, check and stop the servers they test the same way.
 //!
 //! Two things make a spawned herd trustworthy when several runs share a machine (a grader running
 //! suites in parallel, two benchmarks at once):
@@ -13,7 +14,9 @@
 mod procfs;
 mod spawner;
 mod template;
+mod under_test;
 
 pub use procfs::group_listens;
 pub use spawner::{Down, HowDown, PORT_ATTEMPTS, START_TIMEOUT, Spawner, StartError, free_ports};
 pub use template::{PLACEHOLDERS, shell_quote};
+pub use under_test::{HerdSource, Spawn, StartedHerd};
