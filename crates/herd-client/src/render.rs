@@ -45,7 +45,7 @@ pub fn at_summary(out: &mut dyn Write, at: &AtLine, target: &Target) -> io::Resu
         ),
     )?;
     field(out, "client", &String::from_utf8_lossy(at.client()))?;
-    field(out, "position", &human::degrees(at.position()))?;
+    field(out, "position", &human::degrees(&at.position()))?;
     field(out, "client time", &human::utc(at.time()))
 }
 

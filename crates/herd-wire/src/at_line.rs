@@ -9,15 +9,18 @@ use crate::fields;
 use crate::position::Position;
 use crate::request::Iamat;
 
-/// One AT line, parsed, with its exact text. The server name and client ID are kept as ranges of
-/// the text rather than copies: a line is parsed on every server it floods through.
+/// One AT line, parsed, with its exact text. The server name, client ID and position are kept as
+/// ranges of the text rather than copies: a line is parsed on every server it floods through,
+/// and only a WHATSAT reads the position.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AtLine {
     text: Vec<u8>,
     server: std::ops::Range<usize>,
     diff: TimeDiff,
     client: std::ops::Range<usize>,
-    position: Position,
+    position: std::ops::Range<usize>,
+    /// Where the latitude ends, counted from the position's start.
+    lat_end: usize,
     time: ClientTime,
 }
 
@@ -59,7 +62,9 @@ impl AtLine {
         text.extend_from_slice(iamat.client());
         let client_range = client_start..text.len();
         text.push(b' ');
+        let position_start = text.len();
         text.extend_from_slice(iamat.position().as_str().as_bytes());
+        let position_range = position_start..text.len();
         text.push(b' ');
         text.extend_from_slice(iamat.time_text());
         Self {
@@ -67,7 +72,8 @@ impl AtLine {
             server: server_range,
             diff,
             client: client_range,
-            position: iamat.position().clone(),
+            position: position_range,
+            lat_end: iamat.position().lat_end(),
             time: iamat.time(),
         }
     }
@@ -88,14 +94,15 @@ impl AtLine {
             .ok()
             .and_then(TimeDiff::parse)
             .ok_or(AtLineError::Diff)?;
-        let position = Position::parse(position)?;
+        let lat_end = Position::check(position)?;
         let time = ClientTime::parse(time)?;
         Ok(Self {
             server: range_in(line, server),
             client: range_in(line, client),
+            position: range_in(line, position),
+            lat_end,
             text: line.to_vec(),
             diff,
-            position,
             time,
         })
     }
@@ -121,9 +128,11 @@ impl AtLine {
         &self.text[self.client.clone()]
     }
 
-    /// The client's position.
-    pub fn position(&self) -> &Position {
-        &self.position
+    /// The client's position (made on each call: only a WHATSAT asks).
+    pub fn position(&self) -> Position {
+        // Checked when the line was parsed or made, so ASCII.
+        let text = std::str::from_utf8(&self.text[self.position.clone()]).unwrap_or_default();
+        Position::checked(text, self.lat_end)
     }
 
     /// The client's own time.

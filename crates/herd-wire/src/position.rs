@@ -68,6 +68,15 @@ fn within(int_part: &[u8], frac: &[u8], limit: u64) -> bool {
 impl Position {
     /// Parses the IAMAT position operand.
     pub fn parse(text: &[u8]) -> Result<Self, PositionError> {
+        let lat_end = Self::check(text)?;
+        // Only ASCII digits, signs and dots got here, so this is valid UTF-8 and valid floats.
+        let text = String::from_utf8(text.to_vec()).map_err(|_| PositionError::Malformed)?;
+        Ok(Self { text, lat_end })
+    }
+
+    /// Checks a position without keeping it: where its latitude ends, or why it is invalid.
+    /// (An AT line checks its position on every hop and keeps it only as part of its text.)
+    pub(crate) fn check(text: &[u8]) -> Result<usize, PositionError> {
         let (lat_len, lat_int, lat_frac) = signed_decimal(text).ok_or(PositionError::Malformed)?;
         let (lng_len, lng_int, lng_frac) =
             signed_decimal(&text[lat_len..]).ok_or(PositionError::Malformed)?;
@@ -80,12 +89,20 @@ impl Position {
         if !within(lng_int, lng_frac, 180) {
             return Err(PositionError::LongitudeOutOfRange);
         }
-        // Only ASCII digits, signs and dots got here, so this is valid UTF-8 and valid floats.
-        let text = String::from_utf8(text.to_vec()).map_err(|_| PositionError::Malformed)?;
-        Ok(Self {
-            text,
-            lat_end: lat_len,
-        })
+        Ok(lat_len)
+    }
+
+    /// A position [`Position::check`] accepted, with the latitude's end it found.
+    pub(crate) fn checked(text: &str, lat_end: usize) -> Self {
+        Self {
+            text: text.to_owned(),
+            lat_end,
+        }
+    }
+
+    /// Where the latitude ends in [`Position::as_str`].
+    pub(crate) fn lat_end(&self) -> usize {
+        self.lat_end
     }
 
     /// The position exactly as the client wrote it.

@@ -8,16 +8,14 @@ use crate::state::ServerState;
 /// The reply to a valid WHATSAT, or `None` when no server has heard of the client (a `?`).
 pub async fn run(whatsat: &Whatsat, state: &ServerState) -> Option<Vec<u8>> {
     let at = state.db.get(whatsat.client())?;
-    if state
-        .faults
-        .refuses_position(at.position().as_str().as_bytes())
-    {
+    let position = at.position();
+    if state.faults.refuses_position(position.as_str().as_bytes()) {
         return None;
     }
     let bound = state.faults.bound(whatsat.bound());
     let json = state
         .places
-        .nearby(at.position(), whatsat.radius(), bound, &state.log)
+        .nearby(&position, whatsat.radius(), bound, &state.log)
         .await;
     if let Some(reply) = faulty::whatsat_reply(&at, &json, state) {
         return Some(reply);
