@@ -191,7 +191,7 @@ fn fixed_port_submissions_run_side_by_side_in_network_namespaces() {
         }
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let ports = herd_spawn::free_ports(2).expect("free ports");
+    let ports = test_kit::ports::free_ports(2);
     let herd_path = dir.path().join("fixed.toml");
     std::fs::write(
         &herd_path,
@@ -206,7 +206,7 @@ fn fixed_port_submissions_run_side_by_side_in_network_namespaces() {
     // Same ports for both: the herd file's, as a submission that hard-codes them would.
     let base = format!(
         "{} {} {{name}} --herd {herd} --places-url {{places_url}} --log-dir {{log_dir}}",
-        common::python(),
+        test_kit::python_target::python_command(),
         test_kit::python_target::server_script().display()
     );
     // Side by side, proved without timing: each server announces itself in a shared folder

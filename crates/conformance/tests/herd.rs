@@ -127,33 +127,17 @@ fn python_herd_passes_the_herd_catalogue_with_four_more_seeds() {
 /// A herd file for `preset`'s names and links on free ports.
 fn herd_on_free_ports(preset: &str, dir: &std::path::Path) -> (std::path::PathBuf, Vec<u16>) {
     let herd = herd_wire::Herd::load(preset).expect("preset");
-    let ports: Vec<u16> = herd
-        .servers()
-        .iter()
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("free port")
-                .port()
-        })
-        .collect();
+    let ports = test_kit::ports::free_ports(herd.servers().len());
     let path = dir.join(format!("{preset}.toml"));
     std::fs::write(&path, herd.on_ports(&ports).to_toml()).expect("write herd");
     (path, ports)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 #[test]
 fn a_running_herd_is_checked_and_resilience_is_skipped_saying_why() {
     // A herd someone else started: reference-server processes the suite is not told about.
     let dir = tempfile::tempdir().expect("tempdir");
-    let places_port = free_port();
+    let places_port = test_kit::ports::free_port();
     let topology = herd_wire::Herd::load("spring20").expect("preset");
     let names: Vec<String> = topology.names().iter().map(|n| (*n).to_owned()).collect();
     let template = format!(
@@ -219,8 +203,8 @@ fn a_submission_with_ports_in_the_herd_file_is_spawned_by_name_only() {
     let (herd_file, ports) = herd_on_free_ports("spring20", dir.path());
     let template = format!(
         "{} {} {{name}} --herd {} --places-url {{places_url}} --log-dir {{log_dir}}",
-        common::python(),
-        common::workspace().join("python/herd_server.py").display(),
+        test_kit::python_target::python_command(),
+        test_kit::python_target::server_script().display(),
         herd_file.display()
     );
     let out = conformance(&[

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{conformance, stderr, stdout, terminal_counts, workspace};
+use common::{conformance, stderr, stdout, terminal_counts, workspace_root};
 
 /// `node --version` if a usable Node.js is on the PATH.
 fn node_version() -> Option<String> {
@@ -21,7 +21,7 @@ fn node_target_passes_every_must_test() {
         eprintln!("SKIPPED: `node` is not installed, so the Node.js target cannot be checked");
         return;
     };
-    let script = workspace().join("node/herd_server.js");
+    let script = workspace_root().join("node/herd_server.js");
     let template = format!(
         "node {} {{name}} --herd {{herd}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
         script.display()
@@ -49,7 +49,7 @@ fn node_target_on_places_api_new_passes_every_must_test() {
         eprintln!("SKIPPED: `node` is not installed, so the Node.js target cannot be checked");
         return;
     }
-    let script = workspace().join("node/herd_server.js");
+    let script = workspace_root().join("node/herd_server.js");
     let template = format!(
         "node {} {{name}} --herd {{herd}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}} --places-api new",
         script.display()

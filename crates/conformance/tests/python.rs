@@ -376,7 +376,7 @@ fn spawned_servers_are_stopped_after_the_run_and_on_ctrl_c() {
             "--run",
             "errors",
         ])
-        .current_dir(common::workspace())
+        .current_dir(common::workspace_root())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -430,15 +430,10 @@ fn an_eof_only_server_is_detected_and_still_checked() {
 fn target_mode_checks_a_server_someone_else_started() {
     // The grader's workflow: fix the stand-in's port, start the server with that URL, point the
     // suite at it.
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port()
-    };
-    let (places_port, port) = (free(), free());
+    let ports = test_kit::ports::free_ports(2);
+    let (places_port, port) = (ports[0], ports[1]);
     let logs = tempfile::tempdir().expect("tempdir");
-    let herd = common::workspace().join("herds/winter21.toml");
+    let herd = common::workspace_root().join("herds/winter21.toml");
     let places_url = format!("http://127.0.0.1:{places_port}");
     let mut server =
         test_kit::python_target::PythonServer::start(&test_kit::python_target::PythonServerSpec {

@@ -178,10 +178,7 @@ fn a_known_failing_file_naming_no_test_is_rejected() {
 
 #[test]
 fn an_unreachable_target_exits_2_saying_why() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = test_kit::ports::free_port();
     let out = conformance(&["--target", &format!("127.0.0.1:{port}")]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let err = stderr(&out);

@@ -51,11 +51,7 @@ async fn bad_options_say_what_is_wrong() {
 #[tokio::test]
 async fn an_unreachable_herd_exits_2_with_what_to_do() {
     // Ports that were just free, so nothing listens there.
-    let mut ports = Vec::new();
-    for _ in 0..5 {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        ports.push(l.local_addr().unwrap().port());
-    }
+    let ports = test_kit::ports::free_ports(5);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("gone.toml");
     std::fs::write(

@@ -120,7 +120,7 @@ async fn a_spawned_server_that_dies_mid_run_fails_the_run() {
             "200ms",
         ])
         .args(["--clients", "10", "--probe-ratio", "0"])
-        .current_dir(workspace())
+        .current_dir(workspace_root())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)

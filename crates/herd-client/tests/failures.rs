@@ -8,10 +8,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use common::{RefHerd, TIME, client};
-
-fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use test_kit::output::stderr;
 
 /// A server that accepts and then does `behaviour` with each connection, on its own thread.
 fn fake_server(behaviour: fn(std::net::TcpStream)) -> String {
@@ -129,7 +126,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn a_refused_connection_names_the_address() {
-    let port = common::free_port();
+    let port = test_kit::ports::free_port();
     let output = client()
         .args([
             "iamat",

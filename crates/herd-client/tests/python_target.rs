@@ -4,10 +4,7 @@
 mod common;
 
 use common::{PythonServer, RefHerd, TIME, client};
-
-fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use test_kit::output::stderr;
 
 #[test]
 fn eof_framing_talks_to_a_server_that_answers_only_after_eof() {

@@ -7,10 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{RefHerd, TIME, filters};
 use serde_json::Value;
-
-fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use test_kit::output::stdout;
 
 macro_rules! snapshot {
     ($name:expr, $text:expr) => {
@@ -312,7 +309,7 @@ fn where_reports_a_server_that_cannot_be_asked() {
     let herd = RefHerd::start();
     herd.report("partial", "+34-118");
     // The herd plus a server that is not running.
-    let dead = common::free_port();
+    let dead = test_kit::ports::free_port();
     let toml = std::fs::read_to_string(&herd.herd_file).expect("herd file")
         + &format!("\n[[server]]\nname = \"Ghost\"\naddress = \"127.0.0.1:{dead}\"\n");
     let file = herd.dir.path().join("with-ghost.toml");

@@ -49,22 +49,6 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     .is_ok()
 }
 
-/// An eof exchange that may fail (a connection the server refuses): the reply, or nothing.
-async fn try_exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        stream.write_all(input).await?;
-        stream.shutdown().await?;
-        let mut out = Vec::new();
-        stream.read_to_end(&mut out).await?;
-        std::io::Result::Ok(out)
-    };
-    match tokio::time::timeout(IO_DEADLINE, exchange).await {
-        Ok(Ok(out)) => out,
-        _ => Vec::new(),
-    }
-}
-
 /// Server `A` of the herd `A – B, A – C` with a secret, and `C` when `with_c`, in-process; the
 /// test plays `B`, a neighbour that knows the secret, whose own server is not running.
 async fn herd_playing_b(
@@ -282,11 +266,7 @@ async fn the_line_limit_does_not_depend_on_segmentation() {
                 stream.flush().await.unwrap();
             }
             stream.shutdown().await.unwrap();
-            let mut reply = Vec::new();
-            tokio::time::timeout(IO_DEADLINE, stream.read_to_end(&mut reply))
-                .await
-                .unwrap()
-                .unwrap();
+            let reply = read_until_closed(&mut stream).await;
             assert!(
                 reply == want,
                 "a {length}-byte line in pieces of {piece}: got {} bytes",
@@ -387,7 +367,9 @@ async fn connections_beyond_the_limit_are_closed_and_the_open_ones_still_work() 
     drop(open.pop());
     let addr_now = addr;
     let freed = eventually(IO_DEADLINE, || async move {
-        let reply = try_exchange(addr_now, iamat("conf-after").as_bytes()).await;
+        let reply = try_eof_exchange(addr_now, iamat("conf-after").as_bytes(), IO_DEADLINE)
+            .await
+            .unwrap_or_default();
         reply.starts_with(b"AT Solo ")
     })
     .await;

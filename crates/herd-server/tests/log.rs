@@ -7,54 +7,29 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::*;
+use test_kit::server_process::{KillOnDrop, spawn_listening};
 
 const BIN: &str = env!("CARGO_BIN_EXE_herd-server");
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// One server `A` alone in its herd, on a free port, logging into `logs` with `extra` flags.
-async fn start_alone(dir: &Path, logs: &Path, extra: &[&str]) -> (Server, SocketAddr) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let herd = dir.join("alone.toml");
-    std::fs::write(
-        &herd,
-        format!("[[server]]\nname = \"A\"\naddress = \"127.0.0.1:{port}\"\n"),
-    )
-    .unwrap();
-    let child = Command::new(BIN)
+fn start_alone(dir: &Path, logs: &Path, extra: &[&str]) -> (KillOnDrop, SocketAddr) {
+    let (herd, addr) = test_kit::herd_file::one_server(dir, "A");
+    let mut command = Command::new(BIN);
+    command
         .args(["--herd", herd.to_str().unwrap(), "A", "--log-dir"])
         .arg(logs)
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let pgid = i32::try_from(child.id()).unwrap();
-    let up = eventually(Duration::from_secs(10), || async {
-        herd_spawn::group_listens(addr, pgid)
-    })
-    .await;
-    assert!(up, "A listens on {addr}");
-    (Server(child), addr)
+        .stderr(Stdio::null());
+    (
+        spawn_listening(&mut command, "A", addr, Duration::from_secs(10)),
+        addr,
+    )
 }
 
 /// The log's bytes once `needle` is in them (the writer batches every few milliseconds).
@@ -80,7 +55,7 @@ async fn log_with(path: &Path, needle: &[u8]) -> Vec<u8> {
 async fn hostile_ids_log_as_one_escaped_line_each_and_never_alike() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
-    let (_server, addr) = start_alone(dir.path(), &logs, &[]).await;
+    let (_server, addr) = start_alone(dir.path(), &logs, &[]);
     let ids: [&[u8]; 7] = [
         "line\u{2028}sep\u{2029}".as_bytes(),
         "bidi\u{202e}over\u{2066}".as_bytes(),
@@ -149,8 +124,7 @@ async fn the_log_rotates_by_size_and_keeps_the_newest_files() {
         dir.path(),
         &logs,
         &["--log-max-size", "4KiB", "--log-keep", "2"],
-    )
-    .await;
+    );
     // About 150 bytes of log per request: 200 requests are seven files' worth.
     let mut client = LineClient::connect(addr).await;
     for n in 0..200 {

@@ -8,22 +8,15 @@ mod support;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::*;
+use test_kit::ports::free_ports;
+use test_kit::server_process::{KillOnDrop, spawn_listening};
+use test_kit::waiting::group_listens_within;
 
 const BIN: &str = env!("CARGO_BIN_EXE_herd-server");
-
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<_> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
-}
 
 /// A three-server line, A – B – C, on free ports.
 fn line_herd(dir: &Path) -> (std::path::PathBuf, Vec<SocketAddr>) {
@@ -45,17 +38,10 @@ fn line_herd(dir: &Path) -> (std::path::PathBuf, Vec<SocketAddr>) {
     )
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start(name: &str, herd: &Path, logs: &Path, places: &str, addr: SocketAddr) -> Server {
-    let child = Command::new(BIN)
+/// Starts server `name` of `herd` and waits until it listens on `addr`.
+fn start(name: &str, herd: &Path, logs: &Path, places: &str, addr: SocketAddr) -> KillOnDrop {
+    let mut command = Command::new(BIN);
+    command
         .args([
             "--herd",
             herd.to_str().unwrap(),
@@ -66,18 +52,8 @@ async fn start(name: &str, herd: &Path, logs: &Path, places: &str, addr: SocketA
         ])
         .arg(logs)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    // Its own socket, not another program's that took the port chosen free a moment ago.
-    let pgid = i32::try_from(child.id()).unwrap();
-    let up = eventually(Duration::from_secs(10), || async {
-        herd_spawn::group_listens(addr, pgid)
-    })
-    .await;
-    assert!(up, "{name} listens on {addr}");
-    Server(child)
+        .stderr(Stdio::null());
+    spawn_listening(&mut command, name, addr, Duration::from_secs(10))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -86,9 +62,9 @@ async fn a_killed_neighbour_is_relinked_after_restart_and_floods_again() {
     let places = mocks::PlacesStandIn::start().await.unwrap();
     let (herd, addrs) = line_herd(dir.path());
     let logs = dir.path().join("logs");
-    let _a = start("A", &herd, &logs, &places.uri(), addrs[0]).await;
-    let b = start("B", &herd, &logs, &places.uri(), addrs[1]).await;
-    let _c = start("C", &herd, &logs, &places.uri(), addrs[2]).await;
+    let _a = start("A", &herd, &logs, &places.uri(), addrs[0]);
+    let b = start("B", &herd, &logs, &places.uri(), addrs[1]);
+    let _c = start("C", &herd, &logs, &places.uri(), addrs[2]);
 
     let first = eof_exchange(addrs[0], b"IAMAT r +1+1 10").await;
     let reached = eventually(Duration::from_secs(5), || async {
@@ -109,7 +85,7 @@ async fn a_killed_neighbour_is_relinked_after_restart_and_floods_again() {
         "C cannot learn it while B is down"
     );
 
-    let _b = start("B", &herd, &logs, &places.uri(), addrs[1]).await;
+    let _b = start("B", &herd, &logs, &places.uri(), addrs[1]);
     // After B's return, an update at A must flow through B to C once the links are back.
     let (a, c) = (addrs[0], addrs[2]);
     let mut attempt = 30;
@@ -154,11 +130,10 @@ fn sigterm_stops_the_server_cleanly() {
         .spawn()
         .unwrap();
     let pgid = i32::try_from(child.id()).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !herd_spawn::group_listens(addrs[2], pgid) {
-        assert!(std::time::Instant::now() < deadline, "server came up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        group_listens_within(addrs[2], pgid, Duration::from_secs(10)),
+        "server came up"
+    );
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -172,12 +147,10 @@ fn sigterm_stops_the_server_cleanly() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("stopping"));
 }
 
+/// The exit code and standard error of `herd-server` run with `args`.
 fn run(args: &[&str]) -> (i32, String) {
-    let output = Command::new(BIN).args(args).output().unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let finished = test_kit::binary::run(Path::new(BIN), args);
+    (finished.code, finished.stderr)
 }
 
 #[test]
@@ -246,26 +219,16 @@ fn start_with_shell(
     logs: &Path,
     stderr_file: &Path,
     addr: SocketAddr,
-) -> Server {
+) -> KillOnDrop {
     let script = format!(
         "{prefix} exec '{BIN}' --herd '{}' {name} --places-url http://127.0.0.1:9 --log-dir '{}' {extra} 2>'{}'",
         herd.display(),
         logs.display(),
         stderr_file.display()
     );
-    let child = Command::new("sh")
-        .args(["-c", &script])
-        .stdout(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let pgid = i32::try_from(child.id()).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !herd_spawn::group_listens(addr, pgid) {
-        assert!(std::time::Instant::now() < deadline, "{name} came up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server(child)
+    let mut command = Command::new("sh");
+    command.args(["-c", &script]).stdout(Stdio::null());
+    spawn_listening(&mut command, name, addr, Duration::from_secs(10))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -297,11 +260,7 @@ async fn without_a_secret_peer_links_come_only_from_the_neighbours_address_and_o
         .write_all(b"PEER A\nAT A +0.1 conf-stranger +1.0+1.0 1700000000.0\n")
         .await
         .unwrap();
-    let mut reply = Vec::new();
-    tokio::time::timeout(IO_DEADLINE, stranger.read_to_end(&mut reply))
-        .await
-        .unwrap()
-        .unwrap();
+    let reply = read_until_closed(&mut stranger).await;
     assert_eq!(text(&reply), "? PEER A\n");
     assert_eq!(stored_at(addrs[1], "conf-stranger").await, None);
 
@@ -327,7 +286,7 @@ async fn without_a_secret_peer_links_come_only_from_the_neighbours_address_and_o
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_sigterm_a_whatsat_waiting_on_places_gets_its_answer() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let places = mocks::PlacesStandIn::start_with(mocks::StandInConfig {
         latency: Duration::from_millis(800),
         ..Default::default()
@@ -342,8 +301,7 @@ async fn on_sigterm_a_whatsat_waiting_on_places_gets_its_answer() {
         &dir.path().join("logs"),
         &places.uri(),
         addrs[0],
-    )
-    .await;
+    );
     let reply = eof_exchange(
         addrs[0],
         b"IAMAT conf-grace +34.068930-118.445127 1700000000.0\n",
@@ -364,11 +322,7 @@ async fn on_sigterm_a_whatsat_waiting_on_places_gets_its_answer() {
             .unwrap()
             .success()
     );
-    let mut answer = Vec::new();
-    tokio::time::timeout(IO_DEADLINE, asking.read_to_end(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
+    let answer = read_until_closed(&mut asking).await;
     assert!(answer.starts_with(b"AT A "), "{}", text(&answer));
     assert!(
         answer.ends_with(b"\n\n"),
@@ -435,7 +389,6 @@ async fn at_descriptor_exhaustion_new_clients_are_closed_and_the_log_stays_quiet
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_of_each_server_under_load_fails_no_request_at_the_others_and_it_relinks_fast() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let places = mocks::PlacesStandIn::start().await.unwrap();
     let (herd, addrs) = line_herd(dir.path());
@@ -443,7 +396,7 @@ async fn kill_9_of_each_server_under_load_fails_no_request_at_the_others_and_it_
     let names = ["A", "B", "C"];
     let mut servers = Vec::new();
     for (name, addr) in names.iter().zip(&addrs) {
-        servers.push(Some(start(name, &herd, &logs, &places.uri(), *addr).await));
+        servers.push(Some(start(name, &herd, &logs, &places.uri(), *addr)));
     }
     for victim in 0..3 {
         let others: Vec<SocketAddr> = (0..3).filter(|i| *i != victim).map(|i| addrs[i]).collect();
@@ -460,16 +413,10 @@ async fn kill_9_of_each_server_under_load_fails_no_request_at_the_others_and_it_
                         "IAMAT conf-load-{victim}-{k} +1.0+1.0 {}.0\n",
                         1_700_000_000 + done
                     );
-                    let reply = async {
-                        let mut s = tokio::net::TcpStream::connect(addr).await?;
-                        s.write_all(command.as_bytes()).await?;
-                        s.shutdown().await?;
-                        let mut out = Vec::new();
-                        s.read_to_end(&mut out).await?;
-                        std::io::Result::Ok(out)
-                    };
-                    match tokio::time::timeout(Duration::from_secs(2), reply).await {
-                        Ok(Ok(out)) if out.starts_with(b"AT ") => {}
+                    let reply =
+                        try_eof_exchange(addr, command.as_bytes(), Duration::from_secs(2)).await;
+                    match reply {
+                        Ok(out) if out.starts_with(b"AT ") => {}
                         _ => failed += 1,
                     }
                     done += 1;
@@ -490,8 +437,13 @@ async fn kill_9_of_each_server_under_load_fails_no_request_at_the_others_and_it_
         );
         assert!(done > 0);
 
-        servers[victim] =
-            Some(start(names[victim], &herd, &logs, &places.uri(), addrs[victim]).await);
+        servers[victim] = Some(start(
+            names[victim],
+            &herd,
+            &logs,
+            &places.uri(),
+            addrs[victim],
+        ));
         let restarted = std::time::Instant::now();
         // Relinked: an update made at a neighbour reaches the restarted server.
         let neighbour = if victim == 1 { 0 } else { 1 };

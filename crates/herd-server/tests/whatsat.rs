@@ -138,9 +138,7 @@ async fn places_failures_give_a_google_shaped_error_not_a_question_mark() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_places_service_is_reported_and_the_key_never_leaks() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let url = format!("http://127.0.0.1:{}", test_kit::ports::free_port());
     let client = herd_server::places::PlacesClient::new(
         &url,
         "SECRET-KEY".into(),

@@ -15,12 +15,9 @@ use nix::unistd::Pid;
 /// No Places request is made in these tests; the URL only has to be well formed.
 const PLACES_URL: &str = "http://127.0.0.1:9";
 
+/// The Python target's template, `exec`ed so that the spawned process is the server itself.
 fn python_template() -> String {
-    format!(
-        "exec {} {} {{name}} --herd {{herd}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
-        test_kit::python_target::python().unwrap().display(),
-        test_kit::python_target::server_script().display()
-    )
+    format!("exec {}", test_kit::python_target::spawn_template(&[]))
 }
 
 /// The first line the server at `addr` answers to an IAMAT.
@@ -153,7 +150,7 @@ async fn a_server_that_stops_listening_is_down_and_restarts() {
     let started = marker.path().join("started");
     let template = format!(
         "exec {} -c 'import os, socket, sys, time; first = not os.path.exists(sys.argv[2]); open(sys.argv[2], \"w\").close(); s = socket.create_server((\"127.0.0.1\", int(sys.argv[1]))); print(\"listening\", flush=True); time.sleep(1 if first else 60); s.close(); time.sleep(60)' {{port}} {}",
-        test_kit::python_target::python().unwrap().display(),
+        test_kit::python_target::python_command(),
         started.display()
     );
     let spawner = Spawner::launch(&template, &herd, PLACES_URL, std::slice::from_ref(&name))

@@ -1,20 +1,13 @@
 //! The `places-mock` binary: prints its URL, serves, stops on a signal, rejects bad flags.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use test_kit::output::{stderr, stdout};
+use test_kit::server_process::KillOnDrop;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_places-mock");
-
-/// Kills the child on drop, so a failing test leaves no server behind.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test]
 async fn serves_on_the_printed_url_and_stops_cleanly() {
@@ -24,7 +17,7 @@ async fn serves_on_the_printed_url_and_stops_cleanly() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn places-mock");
-    let mut running = Running(child);
+    let mut running = KillOnDrop(child);
     let stdout = running.0.stdout.take().expect("stdout");
     let line = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
@@ -81,7 +74,7 @@ fn bad_latency_exits_2_with_a_one_line_message() {
         .expect("run places-mock");
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = stderr(&output);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("--latency"), "{stderr}");
     assert!(stderr.contains("soon"), "{stderr}");
@@ -94,7 +87,7 @@ fn bad_failure_mode_exits_2() {
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--fail"));
+    assert!(stderr(&output).contains("--fail"));
 }
 
 #[test]
@@ -106,7 +99,7 @@ fn a_busy_port_exits_2_naming_the_port() {
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = stderr(&output);
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
@@ -115,7 +108,7 @@ fn a_busy_port_exits_2_naming_the_port() {
 fn help_describes_every_option() {
     let output = Command::new(BINARY).arg("--help").output().expect("run");
     assert_eq!(output.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&output.stdout);
+    let help = stdout(&output);
     for word in [
         "--port",
         "--latency",

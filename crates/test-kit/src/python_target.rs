@@ -13,10 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// The workspace root (this crate lives in `crates/test-kit`).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::workspace::workspace_root;
 
 /// The Python server script.
 pub fn server_script() -> PathBuf {
@@ -70,6 +67,29 @@ pub fn python() -> anyhow::Result<PathBuf> {
         std::fs::write(&ready, &requirements)?;
     }
     Ok(python)
+}
+
+/// [`python`] as text for a command line; panics when there is none: a test that needs the
+/// Python target must not silently skip.
+pub fn python_command() -> String {
+    python()
+        .expect("the Python target's interpreter")
+        .display()
+        .to_string()
+}
+
+/// The `--spawn` template (of `herd-spawn`) that starts the Python target, one process per
+/// server, with these `--fault` switches on.
+pub fn spawn_template(faults: &[&str]) -> String {
+    let mut template = format!(
+        "{} {} {{name}} --herd {{herd}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
+        python_command(),
+        server_script().display()
+    );
+    for fault in faults {
+        template.push_str(&format!(" --fault {fault}"));
+    }
+    template
 }
 
 /// One running Python server; killed on drop.

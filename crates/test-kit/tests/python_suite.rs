@@ -4,7 +4,8 @@
 
 use std::process::Command;
 
-use test_kit::python_target::{python, workspace_root};
+use test_kit::python_target::python;
+use test_kit::workspace_root;
 
 #[test]
 fn the_python_targets_pytest_suite_passes() {

@@ -10,21 +10,11 @@ use test_kit::python_target::{PythonServer, PythonServerSpec};
 fn the_python_target_starts_and_answers() {
     let dir = std::env::temp_dir().join(format!("py-target-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let herd = dir.join("herd.toml");
-    std::fs::write(
-        &herd,
-        format!("[[server]]\nname = \"Solo\"\naddress = \"127.0.0.1:{port}\"\n"),
-    )
-    .unwrap();
+    let (herd, address) = test_kit::herd_file::one_server(&dir, "Solo");
     let server = PythonServer::start(&PythonServerSpec {
         name: "Solo",
         herd_file: &herd,
-        port,
+        port: address.port(),
         places_url: "http://127.0.0.1:9",
         faults: &[],
         log_dir: &dir,

@@ -1,39 +1,16 @@
-//! Helpers shared by the self-tests: running the `conformance` binary, the Python target's
-//! command template, and reading the reports.
+//! Helpers shared by the self-tests: running the `conformance` binary, the reference server's
+//! command template, reading the reports, and checking that deliberate faults are caught. The
+//! Python target's template, free ports and output text come from `test_kit`.
 
-#![allow(dead_code)]
+// Each test binary includes this module and uses a part of it, re-exports too.
+#![allow(dead_code, unused_imports)]
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The workspace root.
-pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The Python interpreter with the target's dependencies (see `test_kit::python_target`:
-/// `$HERD_PYTHON` or the workspace venv, created on first use). Panics when there is none:
-/// these tests must not silently skip.
-pub fn python() -> String {
-    test_kit::python_target::python()
-        .expect("the Python target's interpreter")
-        .display()
-        .to_string()
-}
-
+pub use test_kit::output::{stderr, stdout};
 /// The `--spawn` template for the Python target with these faults switched on.
-pub fn python_spawn(faults: &[&str]) -> String {
-    let script = test_kit::python_target::server_script();
-    let mut template = format!(
-        "{} {} {{name}} --herd {{herd}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
-        python(),
-        script.display()
-    );
-    for f in faults {
-        template.push_str(&format!(" --fault {f}"));
-    }
-    template
-}
+pub use test_kit::python_target::spawn_template as python_spawn;
+pub use test_kit::workspace_root;
 
 /// The `--spawn` template for one reference server per process (the suite's hidden
 /// `reference-server` mode, i.e. `herd_server` itself) with these faults switched on.
@@ -48,21 +25,14 @@ pub fn reference_spawn(faults: &[&str]) -> String {
     template
 }
 
-/// Runs `conformance` with these arguments.
+/// Runs `conformance` with these arguments from the workspace root. The `Output` itself, not
+/// `test_kit::binary::Finished`: the self-tests compare `status.code()` with an `Option`.
 pub fn conformance(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_conformance"))
         .args(args)
-        .current_dir(workspace())
+        .current_dir(workspace_root())
         .output()
         .unwrap_or_else(|e| panic!("cannot run conformance: {e}"))
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The `N passed, N failed, N skipped` numbers of the terminal report's summary line.

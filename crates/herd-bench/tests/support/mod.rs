@@ -1,7 +1,8 @@
 //! Shared test support: a real reference herd on free ports with a real Places stand-in, the
-//! bench binary run as a user would, and the Python target's interpreter.
+//! bench binary run as a user would (from the workspace root), and the report's checks.
 
-#![allow(dead_code, clippy::unwrap_used)]
+// Each test binary includes this module and uses a part of it, re-exports too.
+#![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use herd_server::LocalHerd;
 use herd_server::places::{PlacesApi, PlacesClient};
 use herd_wire::Preset;
 use mocks::PlacesStandIn;
+pub use test_kit::workspace_root;
 
 /// Every bench run in a test must finish within this.
 pub const RUN_DEADLINE: Duration = Duration::from_secs(60);
@@ -52,53 +54,18 @@ impl TestHerd {
 }
 
 /// What a finished bench run left.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
+pub type Run = test_kit::binary::Finished;
 
-/// Runs the bench binary with `args` (without blocking the runtime the herd lives on).
+/// Runs the bench binary with `args` from the workspace root (without blocking the runtime the
+/// herd lives on).
 pub async fn bench(args: &[&str]) -> Run {
     let exe = assert_cmd::cargo::cargo_bin("herd-bench");
-    let child = tokio::process::Command::new(exe)
-        .args(args)
-        .current_dir(workspace())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(RUN_DEADLINE, child)
-        .await
-        .expect("the bench finished within the deadline")
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The Python target's interpreter (see `test_kit::python_target`: `$HERD_PYTHON` or the workspace
-/// venv, created on first use).
-pub fn python() -> String {
-    test_kit::python_target::python()
-        .expect("the Python target's interpreter")
-        .display()
-        .to_string()
+    test_kit::binary::run_within(&exe, args, &workspace_root(), RUN_DEADLINE).await
 }
 
 /// The `--spawn` template that starts the Python target, one process per server.
 pub fn python_template() -> String {
-    format!(
-        "{} python/herd_server.py {{name}} --herd {{herd_file}} --port {{port}} --places-url {{places_url}} --log-dir {{log_dir}}",
-        python()
-    )
+    test_kit::python_target::spawn_template(&[])
 }
 
 /// Reads the `--json` file.

@@ -3,9 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assert_cmd::Command;
 use herd_server::places::PlacesApi;
@@ -118,26 +117,6 @@ pub fn client() -> Command {
     command
 }
 
-/// A port nobody listens on (bound, then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Blocks until `address` accepts connections, for at most `limit`.
-pub fn wait_until_accepting(address: &str, limit: Duration) {
-    let start = Instant::now();
-    while TcpStream::connect(address).is_err() {
-        assert!(
-            start.elapsed() < limit,
-            "{address} did not accept connections within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The snapshot filters: addresses, skews and the local time of `now` replies.
 pub fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -164,20 +143,13 @@ pub struct PythonServer {
 impl PythonServer {
     /// Starts server `Clark` of a one-server herd with `faults`, and waits until it accepts.
     pub fn start(places_url: &str, faults: &[&str]) -> PythonServer {
-        let port = free_port();
-        let address = format!("127.0.0.1:{port}");
         let dir = tempfile::tempdir().expect("temp dir");
-        let herd_file = dir.path().join("herd.toml");
-        std::fs::write(
-            &herd_file,
-            format!("[[server]]\nname = \"Clark\"\naddress = \"{address}\"\n"),
-        )
-        .expect("herd file");
+        let (herd_file, address) = test_kit::herd_file::one_server(dir.path(), "Clark");
         let process = test_kit::python_target::PythonServer::start(
             &test_kit::python_target::PythonServerSpec {
                 name: "Clark",
                 herd_file: &herd_file,
-                port,
+                port: address.port(),
                 places_url,
                 faults,
                 log_dir: dir.path(),
@@ -186,7 +158,7 @@ impl PythonServer {
         .expect("the Python target starts");
         PythonServer {
             _process: process,
-            address,
+            address: address.to_string(),
             dir,
         }
     }

@@ -1,20 +1,23 @@
-//! Shared test support: a real herd on free ports with a real Places stand-in, and a raw TCP client.
+//! Shared test support: a real herd on free ports with a real Places stand-in, and a raw TCP client
+//! that speaks the herd protocol. What other crates' tests need too (the eof exchange, bounded
+//! waits, text of bytes) comes from `test_kit` and is re-exported here.
 
-#![allow(dead_code, clippy::unwrap_used)]
+// Each test binary includes this module and uses a part of it, re-exports too.
+#![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use herd_server::LocalHerd;
 use herd_server::faults::Fault;
 use herd_server::places::{PlacesApi, PlacesClient};
 use herd_wire::{Herd, Preset};
 use mocks::PlacesStandIn;
+pub use test_kit::exchange::{IO_DEADLINE, eof_exchange, read_until_closed, try_eof_exchange};
+pub use test_kit::output::text;
+pub use test_kit::waiting::eventually;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// How long any single exchange may take before the test fails.
-pub const IO_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A herd of reference servers, in-process, talking to a recording Places stand-in.
 pub struct TestHerd {
@@ -98,20 +101,6 @@ pub fn hand_launch(
     }
 }
 
-/// The *eof* client style: write everything, half-close, read until the server closes.
-pub async fn eof_exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
-    tokio::time::timeout(IO_DEADLINE, async {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream.write_all(input).await.unwrap();
-        stream.shutdown().await.unwrap();
-        let mut out = Vec::new();
-        stream.read_to_end(&mut out).await.unwrap();
-        out
-    })
-    .await
-    .expect("server answered and closed in time")
-}
-
 /// The *line* client style on one kept-open connection.
 pub struct LineClient {
     stream: TcpStream,
@@ -162,24 +151,6 @@ impl LineClient {
     }
 }
 
-/// Polls `check` every 10 ms until it holds or `within` passes; true if it held.
-pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// The first line of a reply, without its newline.
 pub fn first_line(reply: &[u8]) -> &[u8] {
     reply.split(|b| *b == b'\n').next().unwrap_or_default()
@@ -194,8 +165,4 @@ pub fn now_nanos() -> i128 {
 pub async fn stored_at(addr: SocketAddr, client: &str) -> Option<Vec<u8>> {
     let reply = eof_exchange(addr, format!("WHATSAT {client} 1 0\n").as_bytes()).await;
     (!reply.starts_with(b"?")).then(|| first_line(&reply).to_vec())
-}
-
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
