@@ -144,14 +144,16 @@ async fn a_server_that_dies_is_reported_and_one_stopped_on_purpose_is_not() {
 async fn a_server_that_stops_listening_is_down_and_restarts() {
     let herd = Preset::Winter21.herd();
     let name = herd.names()[0].to_owned();
-    // The first start listens for a second, closes the listener, then lingers; the restart
-    // keeps listening (so the check after it does not race a busy machine).
+    // Each start listens for a second, closes the listener, then lingers; once the test has
+    // made the marker, a start keeps listening (so the check after the restart does not race a
+    // busy machine). The test makes it, not the first start: a launch that starts the herd again
+    // on new ports (a port taken meanwhile) must not use up the first start's behaviour.
     let marker = tempfile::tempdir().unwrap();
-    let started = marker.path().join("started");
+    let restarted = marker.path().join("restarted");
     let template = format!(
-        "exec {} -c 'import os, socket, sys, time; first = not os.path.exists(sys.argv[2]); open(sys.argv[2], \"w\").close(); s = socket.create_server((\"127.0.0.1\", int(sys.argv[1]))); print(\"listening\", flush=True); time.sleep(1 if first else 60); s.close(); time.sleep(60)' {{port}} {}",
+        "exec {} -c 'import os, socket, sys, time; keep = os.path.exists(sys.argv[2]); s = socket.create_server((\"127.0.0.1\", int(sys.argv[1]))); print(\"listening\", flush=True); time.sleep(60 if keep else 1); s.close(); time.sleep(60)' {{port}} {}",
         test_kit::python_target::python_command(),
-        started.display()
+        restarted.display()
     );
     let spawner = Spawner::launch(&template, &herd, PLACES_URL, std::slice::from_ref(&name))
         .await
@@ -171,6 +173,7 @@ async fn a_server_that_stops_listening_is_down_and_restarts() {
             "{name} stopped listening on {addr} (its process still runs); its last output:\n    listening"
         )
     );
+    std::fs::write(&restarted, b"").unwrap();
     spawner.restart(&name).await.unwrap();
     assert!(spawner.down_servers().await.is_empty());
     let pgid = i32::try_from(spawner.pid(&name).unwrap()).unwrap();
