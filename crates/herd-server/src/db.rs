@@ -6,15 +6,16 @@
 //! evicted, which would let anyone flush genuine clients out by inventing new ones).
 //!
 //! A server may hold a million clients, so an entry is only the line's bytes, its client time and
-//! where the client ID lies in the line: the ID is held once (as part of the line) and used as the
-//! key through [`Borrow`]. A WHATSAT, which is rare next to updates and waits on Places anyway,
+//! where the client ID lies in the line: the ID is held once (as part of the line) and the table
+//! hashes it in place (a `hashbrown::HashTable` with std's randomly keyed SipHash, so client IDs
+//! chosen to collide cannot slow the table down, and an update hashes its ID once). A WHATSAT, which is rare next to updates and waits on Places anyway,
 //! parses the stored line again.
 
-use std::borrow::Borrow;
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use herd_wire::{AtLine, ClientTime};
 
 /// One client's newest update.
@@ -57,31 +58,39 @@ impl Location {
     }
 }
 
-// Keyed by client ID alone: hashing and equality must agree with `[u8]`'s for `Borrow`.
-impl Borrow<[u8]> for Location {
-    fn borrow(&self) -> &[u8] {
-        self.client()
-    }
+/// The clients, keyed by ID.
+#[derive(Debug, Default)]
+struct Table {
+    entries: HashTable<Location>,
+    hasher: RandomState,
 }
 
-impl Hash for Location {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.client().hash(state);
+impl Table {
+    fn hash(&self, client: &[u8]) -> u64 {
+        self.hasher.hash_one(client)
+    }
+
+    fn find(&self, client: &[u8]) -> Option<&Location> {
+        self.entries
+            .find(self.hash(client), |stored| stored.client() == client)
+    }
+
+    /// The slot for `client`: its location, or room for one.
+    fn entry(&mut self, client: &[u8]) -> Entry<'_, Location> {
+        let hash = self.hash(client);
+        let hasher = &self.hasher;
+        self.entries.entry(
+            hash,
+            |stored| stored.client() == client,
+            |stored| hasher.hash_one(stored.client()),
+        )
     }
 }
-
-impl PartialEq for Location {
-    fn eq(&self, other: &Self) -> bool {
-        self.client() == other.client()
-    }
-}
-
-impl Eq for Location {}
 
 /// Shared location table; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
-    locations: Arc<Mutex<HashSet<Location>>>,
+    locations: Arc<Mutex<Table>>,
     max_clients: usize,
 }
 
@@ -117,21 +126,27 @@ impl Db {
             .locations
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let verdict = match locations.get(at.client()) {
-            Some(stored) if !stored.superseded_by(at) => Stored::NotNewer,
-            Some(_) => Stored::Newer,
-            None if locations.len() >= self.max_clients => Stored::Full,
-            None => Stored::Newer,
-        };
-        if verdict == Stored::Newer {
-            match Location::new(at) {
-                Some(entry) => {
-                    locations.replace(entry);
+        let full = locations.entries.len() >= self.max_clients;
+        match locations.entry(at.client()) {
+            Entry::Occupied(mut stored) if stored.get().superseded_by(at) => {
+                match Location::new(at) {
+                    Some(entry) => {
+                        *stored.get_mut() = entry;
+                        Stored::Newer
+                    }
+                    None => Stored::NotNewer,
                 }
-                None => return Stored::NotNewer,
             }
+            Entry::Occupied(_) => Stored::NotNewer,
+            Entry::Vacant(_) if full => Stored::Full,
+            Entry::Vacant(room) => match Location::new(at) {
+                Some(entry) => {
+                    room.insert(entry);
+                    Stored::Newer
+                }
+                None => Stored::NotNewer,
+            },
         }
-        verdict
     }
 
     /// Stores `at` whatever is there (only [`crate::faults::Fault::StaleAccepted`] does this);
@@ -141,13 +156,22 @@ impl Db {
             .locations
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let newer = locations
-            .get(at.client())
-            .is_none_or(|stored| stored.superseded_by(at));
-        if let Some(entry) = Location::new(at) {
-            locations.replace(entry);
+        let entry = Location::new(at);
+        match locations.entry(at.client()) {
+            Entry::Occupied(mut stored) => {
+                let newer = stored.get().superseded_by(at);
+                if let Some(entry) = entry {
+                    *stored.get_mut() = entry;
+                }
+                newer
+            }
+            Entry::Vacant(room) => {
+                if let Some(entry) = entry {
+                    room.insert(entry);
+                }
+                true
+            }
         }
-        newer
     }
 
     /// The stored AT line for `client`.
@@ -157,7 +181,7 @@ impl Db {
                 .locations
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            locations.get(client)?.line.clone()
+            locations.find(client)?.line.clone()
         };
         // It parsed when it was stored.
         AtLine::parse(&line).ok().map(Arc::new)
@@ -168,6 +192,7 @@ impl Db {
         self.locations
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .entries
             .len()
     }
 

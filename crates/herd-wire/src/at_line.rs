@@ -89,11 +89,11 @@ impl AtLine {
         if word != b"AT" {
             return Err(AtLineError::NotAt);
         }
-        std::str::from_utf8(server).map_err(|_| AtLineError::ServerName)?;
-        let diff = std::str::from_utf8(diff)
-            .ok()
-            .and_then(TimeDiff::parse)
-            .ok_or(AtLineError::Diff)?;
+        // Names are ASCII in practice; the full UTF-8 check is for the rest.
+        if !server.is_ascii() && std::str::from_utf8(server).is_err() {
+            return Err(AtLineError::ServerName);
+        }
+        let diff = TimeDiff::parse_bytes(diff).ok_or(AtLineError::Diff)?;
         let lat_end = Position::check(position)?;
         let time = ClientTime::parse(time)?;
         Ok(Self {

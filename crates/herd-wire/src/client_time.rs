@@ -162,12 +162,17 @@ impl TimeDiff {
     /// Parses what an AT line carries: an explicit sign, digits, an optional fraction of up to 9
     /// digits. Used to read replies; more than 9 digits are refused rather than rounded.
     pub fn parse(text: &str) -> Option<Self> {
-        let (negative, rest) = match text.as_bytes().first()? {
-            b'+' => (false, &text[1..]),
-            b'-' => (true, &text[1..]),
+        Self::parse_bytes(text.as_bytes())
+    }
+
+    /// [`TimeDiff::parse`] of the field's bytes (an AT line's fields need no UTF-8 check first).
+    pub fn parse_bytes(text: &[u8]) -> Option<Self> {
+        let (negative, rest) = match text.split_first()? {
+            (b'+', rest) => (false, rest),
+            (b'-', rest) => (true, rest),
             _ => return None,
         };
-        let magnitude = ClientTime::parse(rest.as_bytes()).ok()?.as_nanos();
+        let magnitude = ClientTime::parse(rest).ok()?.as_nanos();
         Some(Self {
             nanos: if negative { -magnitude } else { magnitude },
         })

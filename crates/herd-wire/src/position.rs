@@ -32,34 +32,36 @@ fn signed_decimal(text: &[u8]) -> Option<(usize, &[u8], &[u8])> {
     if !matches!(text.first(), Some(b'+' | b'-')) {
         return None;
     }
-    let int_len = text[1..].iter().take_while(|b| b.is_ascii_digit()).count();
-    if int_len == 0 {
+    let int_end = digits_from(text, 1);
+    if int_end == 1 {
         return None;
     }
-    let int_part = &text[1..1 + int_len];
-    let mut len = 1 + int_len;
-    let mut frac: &[u8] = &[];
-    if text.get(len) == Some(&b'.') {
-        let frac_len = text[len + 1..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        if frac_len == 0 {
-            return None;
-        }
-        frac = &text[len + 1..len + 1 + frac_len];
-        len += 1 + frac_len;
+    if text.get(int_end) != Some(&b'.') {
+        return Some((int_end, &text[1..int_end], &[]));
     }
-    Some((len, int_part, frac))
+    let frac_end = digits_from(text, int_end + 1);
+    if frac_end == int_end + 1 {
+        return None;
+    }
+    Some((frac_end, &text[1..int_end], &text[int_end + 1..frac_end]))
+}
+
+/// Where the run of ASCII digits starting at `at` ends.
+fn digits_from(text: &[u8], mut at: usize) -> usize {
+    while text.get(at).is_some_and(u8::is_ascii_digit) {
+        at += 1;
+    }
+    at
 }
 
 /// True when |value| ≤ limit, decided on the digits rather than on a rounded float.
 fn within(int_part: &[u8], frac: &[u8], limit: u64) -> bool {
-    let significant = int_part.iter().skip_while(|b| **b == b'0').count();
-    if significant > 3 {
+    let zeros = int_part.iter().take_while(|b| **b == b'0').count();
+    let significant = &int_part[zeros..];
+    if significant.len() > 3 {
         return false;
     }
-    let whole: u64 = int_part
+    let whole = significant
         .iter()
         .fold(0, |acc, d| acc * 10 + u64::from(d - b'0'));
     whole < limit || (whole == limit && frac.iter().all(|d| *d == b'0'))
