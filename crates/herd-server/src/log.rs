@@ -686,6 +686,21 @@ mod tests {
     }
 
     #[test]
+    fn the_plain_prefix_is_exact_at_every_length_and_position() {
+        for special in [0u8, b'\n', 0x1f, b'\\', 0x7f, 0x80, 0xff] {
+            for len in 0..24 {
+                let plain: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                assert_eq!(plain_prefix(&plain, true), len);
+                for at in 0..len {
+                    let mut line = plain.clone();
+                    line[at] = special;
+                    assert_eq!(plain_prefix(&line, true), at, "{special} at {at} of {len}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn composed_lines_stay_one_line() {
         let mut out = Vec::new();
         escape_text(&mut out, "link to X: a\nb \u{202e} c:\\d".as_bytes());
