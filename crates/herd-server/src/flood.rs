@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::log::{Entry, ServerLog};
+use crate::log::{Entry, ServerLog, printable};
 
 /// Updates waiting for one link, counted; the byte bound ([`LinkConfig::queue_bytes`]) is the
 /// one that matters, this one only sizes the channel.
@@ -78,6 +78,7 @@ impl Flooder {
                 let task = LinkTask {
                     me: me.to_owned(),
                     neighbour: Arc::from(name.as_str()),
+                    shown: Arc::from(printable(name.as_bytes())),
                     address: address.clone(),
                     log: log.clone(),
                     config: config.clone(),
@@ -133,6 +134,8 @@ fn queued_size(at: &AtLine) -> usize {
 struct LinkTask {
     me: String,
     neighbour: Arc<str>,
+    /// The neighbour's name as the log shows it.
+    shown: Arc<str>,
     address: String,
     log: ServerLog,
     config: LinkConfig,
@@ -281,7 +284,7 @@ impl LinkTask {
                         return e.to_string();
                     }
                     if self.log.is_on() {
-                        self.log.entry(Entry::Flood { to: Arc::clone(&self.neighbour), updates: sent });
+                        self.log.entry(Entry::Flood { to: Arc::clone(&self.shown), updates: sent });
                     }
                 }
             }

@@ -61,6 +61,7 @@ impl Default for LogRotation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Who {
     Client(SocketAddr),
+    /// A neighbour, by its name as the log shows it (escaped once, when its link opened).
     Peer(Arc<str>),
 }
 
@@ -86,6 +87,7 @@ pub enum Entry {
     },
     /// Updates written to a neighbour's link: one `flood to` line each.
     Flood {
+        /// The neighbour's name as the log shows it (escaped once, when the link task started).
         to: Arc<str>,
         updates: Vec<Arc<AtLine>>,
     },
@@ -289,12 +291,23 @@ fn push_who(out: &mut Vec<u8>, who: &Who) {
             out.extend_from_slice(b"client ");
             out.extend_from_slice(address.to_string().as_bytes());
         }
-        Who::Peer(name) => {
+        Who::Peer(shown) => {
             out.extend_from_slice(b"peer ");
-            escape_into(out, name.as_bytes(), FIELD_BOUND);
+            out.extend_from_slice(shown.as_bytes());
         }
     }
 }
+
+/// `00` to `99`, for writing numbers two digits at a time.
+const TWO_DIGITS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut n = 0;
+    while n < 100 {
+        pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+        n += 1;
+    }
+    pairs
+};
 
 /// Formats `YYYY-MM-DDTHH:MM:SS.` once per second; the microseconds are appended per line.
 #[derive(Default)]
@@ -330,12 +343,12 @@ impl Clock {
             }
         }
         out.extend_from_slice(&self.prefix);
-        let mut micros = since.subsec_micros();
+        // Two digits at a time: every log line has a stamp.
+        let micros = since.subsec_micros() as usize;
         let mut digits = *b"000000Z ";
-        for digit in digits[..6].iter_mut().rev() {
-            *digit = b'0' + (micros % 10) as u8;
-            micros /= 10;
-        }
+        digits[0..2].copy_from_slice(&TWO_DIGITS[micros / 10_000 % 100]);
+        digits[2..4].copy_from_slice(&TWO_DIGITS[micros / 100 % 100]);
+        digits[4..6].copy_from_slice(&TWO_DIGITS[micros % 100]);
         out.extend_from_slice(&digits);
     }
 }
@@ -396,7 +409,7 @@ fn render(out: &mut Vec<u8>, clock: &mut Clock, at: SystemTime, entry: &Entry) {
             for update in updates {
                 clock.stamp(out, at);
                 out.extend_from_slice(b"flood to ");
-                escape_into(out, to.as_bytes(), FIELD_BOUND);
+                out.extend_from_slice(to.as_bytes());
                 out.extend_from_slice(b": ");
                 escape_into(out, update.as_bytes(), FIELD_BOUND);
                 out.push(b'\n');
@@ -713,5 +726,10 @@ mod tests {
         let at = UNIX_EPOCH + Duration::new(1_621_464_827, 959_498_503);
         Clock::default().stamp(&mut out, at);
         assert_eq!(out, b"2021-05-19T22:53:47.959498Z ");
+        for (nanos, shown) in [(0, "000000"), (7_999, "000007"), (10_203_000, "010203")] {
+            let mut out = Vec::new();
+            Clock::default().stamp(&mut out, UNIX_EPOCH + Duration::new(1_621_464_827, nanos));
+            assert_eq!(out, format!("2021-05-19T22:53:47.{shown}Z ").into_bytes());
+        }
     }
 }

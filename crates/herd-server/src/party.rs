@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::log::Who;
+use crate::log::{Who, printable};
 use crate::peer_auth::LiveLink;
 
 /// Who is on the other end of a connection.
@@ -18,11 +18,22 @@ pub enum Party {
     },
     Peer {
         name: Arc<str>,
+        /// The name as the log shows it, escaped once when the link opens.
+        shown: Arc<str>,
         link: LiveLink,
     },
 }
 
 impl Party {
+    /// An established link from neighbour `name`.
+    pub fn peer(name: &str, link: LiveLink) -> Party {
+        Party::Peer {
+            name: Arc::from(name),
+            shown: Arc::from(printable(name.as_bytes())),
+            link,
+        }
+    }
+
     pub fn label(&self) -> String {
         match self {
             Party::Client(address) => format!("client {address}"),
@@ -37,7 +48,7 @@ impl Party {
     pub fn who(&self) -> Who {
         match self {
             Party::Client(address) | Party::Challenged { address, .. } => Who::Client(*address),
-            Party::Peer { name, .. } => Who::Peer(Arc::clone(name)),
+            Party::Peer { shown, .. } => Who::Peer(Arc::clone(shown)),
         }
     }
 }

@@ -7,7 +7,6 @@ pub mod iamat;
 pub mod whatsat;
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use herd_wire::ClientTime;
 use herd_wire::command::{Command, error_reply, parse_command};
@@ -52,10 +51,7 @@ pub async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outc
                         .log
                         .line(format!("in {label}: peer link from {name}, proof accepted"));
                     let link = state.peers.register(name);
-                    *party = Party::Peer {
-                        name: Arc::from(name.as_str()),
-                        link,
-                    };
+                    *party = Party::peer(name, link);
                     Outcome::Silent(None)
                 }
                 Err(why) => refuse(line, &label, why, state),
@@ -85,10 +81,7 @@ pub async fn answer(line: &[u8], party: &mut Party, state: &ServerState) -> Outc
                         printable(line)
                     ));
                     let link = state.peers.register(&name);
-                    *party = Party::Peer {
-                        name: name.into(),
-                        link,
-                    };
+                    *party = Party::peer(&name, link);
                     Outcome::Silent(None)
                 }
                 Admission::Challenge(nonce) => {
