@@ -28,9 +28,14 @@ pub fn reference_spawn(faults: &[&str]) -> String {
 /// Runs `conformance` with these arguments from the workspace root. The `Output` itself, not
 /// `test_kit::binary::Finished`: the self-tests compare `status.code()` with an `Option`.
 pub fn conformance(args: &[&str]) -> Output {
+    // A run that fails keeps its spawned servers' folder for the grader (in the temporary
+    // folder); the tests fail implementations on purpose, so their runs get a folder of their
+    // own, removed when the run is over.
+    let scratch = tempfile::tempdir().expect("a temporary folder");
     Command::new(env!("CARGO_BIN_EXE_conformance"))
         .args(args)
         .current_dir(workspace_root())
+        .env("TMPDIR", scratch.path())
         .output()
         .unwrap_or_else(|e| panic!("cannot run conformance: {e}"))
 }
