@@ -12,8 +12,9 @@ use clap::Parser;
 /// WHATSAT until each answers with the probe's update, which measures flooding.
 ///
 /// Closed loop by default (each client sends its next request when the reply arrives); --rate
-/// runs open loop on a constant schedule and measures from the intended send time, so a stalled
-/// server cannot hide its stall (coordinated omission).
+/// runs open loop on a constant schedule; a request that queued behind its client's previous
+/// reply is measured from its intended send time, so a stalled server cannot hide its stall
+/// (coordinated omission).
 ///
 /// Herds:
 ///   (default)               the running herd at --herd's addresses (start it: herd-server --all)

@@ -2,8 +2,11 @@
 //! plus duration; probes launched from a share of the measured IAMATs.
 //!
 //! Open loop follows wrk2: each client has a constant schedule (`clients / rate` apart, phases
-//! spread over the interval) and a request's latency runs from its *intended* send time, so time
-//! a client spent waiting on a stalled server is counted, not omitted.
+//! spread over the interval) and a request that had to wait for the client's previous reply
+//! counts its latency from its *intended* send time, so time a client spent waiting on a stalled
+//! server is counted, not omitted. A request whose client was free counts from when it was sent:
+//! tokio's timer wakes a sleeper up to a millisecond late, and that lateness is the bench's own,
+//! not the server's (it would otherwise add about a millisecond to every open-loop figure).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -186,6 +189,8 @@ async fn client(shared: Arc<Shared>, n: usize) {
         .map(|rate| Duration::from_secs_f64(w.clients as f64 / rate));
     let phase = interval.map_or(Duration::ZERO, |i| i.mul_f64(n as f64 / w.clients as f64));
     let mut slot = None;
+    // When this client's previous reply came: a request scheduled before then waited on it.
+    let mut free_since: Option<Instant> = None;
     // A WHATSAT for our ID is only valid once the herd has our IAMAT.
     let mut introduced = false;
     for k in 0u32.. {
@@ -242,18 +247,14 @@ async fn client(shared: Arc<Shared>, n: usize) {
             shared.recorder.live.errors.fetch_add(1, Ordering::Relaxed);
         }
         if measured {
-            // Open loop counts from the schedule, so queueing behind a stall is included.
-            let from = if interval.is_some() {
-                intended
-            } else {
-                sent_at
-            };
+            let from = latency_start(interval.is_some(), intended, free_since, sent_at);
             let outcome = result
                 .as_ref()
                 .map(|_| done.saturating_duration_since(from))
                 .map_err(|e| *e);
             shared.recorder.request(server, kind, outcome);
         }
+        free_since = Some(done);
         let is_probe = origin.is_some();
         if let Some(answered) = origin {
             let _ = answered.send(result.is_ok());
@@ -267,9 +268,41 @@ async fn client(shared: Arc<Shared>, n: usize) {
     }
 }
 
+/// Where a request's latency starts. Open loop counts from the schedule when the request queued
+/// behind its client's previous reply (`free_since`, so a stall is included), else from the
+/// send: past the timer's own lateness, which is the bench's and not the server's.
+fn latency_start(
+    open_loop: bool,
+    intended: Instant,
+    free_since: Option<Instant>,
+    sent_at: Instant,
+) -> Instant {
+    let queued = free_since.is_some_and(|free| free > intended);
+    if open_loop && queued {
+        intended
+    } else {
+        sent_at
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_loop_counts_the_queue_behind_a_slow_reply_but_not_the_timers_lateness() {
+        let intended = Instant::now();
+        let late = intended + Duration::from_micros(900);
+        // Free before its slot: the wake-up was late, the server had nothing to do with it.
+        let earlier = Some(intended - Duration::from_millis(5));
+        assert_eq!(latency_start(true, intended, earlier, late), late);
+        assert_eq!(latency_start(true, intended, None, late), late);
+        // Its previous reply came after the slot: the wait is the server's.
+        let after = Some(intended + Duration::from_micros(500));
+        assert_eq!(latency_start(true, intended, after, late), intended);
+        // Closed loop always counts from the send.
+        assert_eq!(latency_start(false, intended, after, late), late);
+    }
 
     #[test]
     fn mix_hits_the_ratio_exactly() {
