@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use herd_wire::AtLine;
+use herd_wire::fields::bytes_below;
 
 const QUEUE_LINES: usize = 65_536;
 
@@ -135,10 +136,10 @@ pub fn escape_into(out: &mut Vec<u8>, bytes: &[u8], bound: usize) {
 fn word_needs_escape(word: u64, backslash: bool) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let below_space = bytes_below(word, 0x20);
     let high_or_del = (word | word.wrapping_add(ONES)) & HIGH;
-    let slash = word ^ (ONES * u64::from(b'\\'));
-    let has_slash = slash.wrapping_sub(ONES) & !slash & HIGH;
+    // A backslash is a zero byte once every byte is xored with it.
+    let has_slash = bytes_below(word ^ (ONES * u64::from(b'\\')), 1);
     below_space | high_or_del | if backslash { has_slash } else { 0 } != 0
 }
 

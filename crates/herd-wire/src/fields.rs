@@ -49,16 +49,21 @@ pub fn split_array<const N: usize>(line: &[u8]) -> ([&[u8]; N], usize) {
     (first, count)
 }
 
-/// Where the field starting at `at` ends. Eight bytes at a time: every white-space byte is at
-/// most 0x20, and the classic "has a byte less than" word test finds the first such byte exactly
-/// (its borrow can only mark bytes after it); the byte loop then decides whether it is white
-/// space or another control inside the field.
-fn field_end(line: &[u8], mut at: usize) -> usize {
+/// The bytes of `word` below `limit` (at most 0x80), each marked by its high bit: the classic
+/// "has a byte less than" word test. The lowest mark is exact (a borrow can only mark bytes
+/// above a true one), so `trailing_zeros` of a little-endian word finds the first such byte.
+pub fn bytes_below(word: u64, limit: u8) -> u64 {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    word.wrapping_sub(ONES * u64::from(limit)) & !word & HIGH
+}
+
+/// Where the field starting at `at` ends. Eight bytes at a time while none can be white space
+/// (every white-space byte is at most 0x20); the byte loop then decides whether the first low
+/// byte is white space or another control inside the field.
+fn field_end(line: &[u8], mut at: usize) -> usize {
     while let Some(Ok(eight)) = line.get(at..at + 8).map(<[u8; 8]>::try_from) {
-        let word = u64::from_le_bytes(eight);
-        let low = word.wrapping_sub(ONES * 0x21) & !word & HIGH;
+        let low = bytes_below(u64::from_le_bytes(eight), 0x21);
         if low != 0 {
             at += (low.trailing_zeros() / 8) as usize;
             break;
