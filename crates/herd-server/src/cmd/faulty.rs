@@ -12,7 +12,7 @@ use herd_wire::AtLine;
 use herd_wire::command::{Command, CommandError};
 use serde::Serialize;
 
-use crate::cmd::Outcome;
+use crate::cmd::{Outcome, whatsat};
 use crate::db::Stored;
 use crate::faults::{Fault, Faults};
 use crate::state::ServerState;
@@ -104,7 +104,7 @@ pub fn whatsat_reply(at: &AtLine, json: &str, state: &ServerState) -> Option<Vec
     } else {
         b"\n\n"
     };
-    Some([&line[..], b"\n", json.as_bytes(), ending].concat())
+    Some(whatsat::reply(&line, &json, ending))
 }
 
 /// The `indent4` mistake: Python's `json.dumps(indent=4)` layout.

@@ -20,11 +20,15 @@ pub async fn run(whatsat: &Whatsat, state: &ServerState) -> Option<Vec<u8>> {
     if let Some(reply) = faulty::whatsat_reply(&at, &json, state) {
         return Some(reply);
     }
-    let line = at.as_bytes();
-    let mut reply = Vec::with_capacity(line.len() + json.len() + 3);
+    Some(reply(at.as_bytes(), &json, b"\n\n"))
+}
+
+/// The stored line, a newline, the JSON, then `ending` (a blank line, by protocol.md).
+pub(super) fn reply(line: &[u8], json: &str, ending: &[u8]) -> Vec<u8> {
+    let mut reply = Vec::with_capacity(line.len() + json.len() + 1 + ending.len());
     reply.extend_from_slice(line);
     reply.push(b'\n');
     reply.extend_from_slice(json.as_bytes());
-    reply.extend_from_slice(b"\n\n");
-    Some(reply)
+    reply.extend_from_slice(ending);
+    reply
 }
