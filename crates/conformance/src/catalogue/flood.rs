@@ -19,7 +19,7 @@ use crate::herd_watch::{
     unmatched, update_at,
 };
 use crate::propagation::{Learned, Propagation, Verdict};
-use crate::runner::{Answer, POLL, addr, ask, iamat_at, names, same_update, set_down};
+use crate::runner::{Answer, POLL, addr, ask, iamat_at, names, same_update, set_down, update_of};
 use crate::runner::{Ctx, Failure, Problem, TestCase, fail};
 use crate::sniffer::Sniffer;
 
@@ -144,32 +144,75 @@ async fn at_line_identical(ctx: &Ctx) -> Result<(), Problem> {
     needs_reach(ctx).await?;
     let all = names(ctx)?;
     let origin = &all[ctx.pick(all.len())];
+    origin_serves_its_lines(ctx, origin).await?;
     let how = Spread {
         exact: true,
         ..Spread::default()
     };
-    // Relayed lines are seen through WHATSAT, so they can be compared only where the origin
-    // itself answers WHATSAT with the line its IAMAT got (whatever the position's signs).
-    for (i, signs) in [('+', '+'), ('+', '-'), ('-', '+'), ('-', '-')]
-        .iter()
-        .enumerate()
-    {
-        let probe = ctx.client_id(&format!("-own{i}"));
-        let (position, _, _) = position_with_signs(signs.0, signs.1);
-        let own = iamat_at(ctx, origin, &probe, &position, &time_from_now(0)).await?;
-        if let Answer::Known(served) = ask(ctx, addr(ctx, origin)?, &probe).await
-            && served != own
-        {
-            return Err(Problem::Skip(format!(
-                "cannot be judged: {origin} answers WHATSAT with another AT line than its IAMAT \
-                 got (`{}` for `{}`), whatsat/at-line-stored's finding, so relayed lines cannot \
-                 be compared through WHATSAT",
-                String::from_utf8_lossy(&served),
-                String::from_utf8_lossy(&own)
-            )));
+    spread_and_check(ctx, origin, &ctx.client_id(""), &BTreeSet::new(), how).await
+}
+
+/// How many rounds of the four sign pairs [`origin_serves_its_lines`] tries before it decides
+/// that the origin never serves its own line.
+const OWN_LINE_ROUNDS: usize = 2;
+
+/// Relayed lines are seen through WHATSAT, so they can be compared with the origin's only if the
+/// origin itself answers WHATSAT with the line its IAMAT got (whatever the position's signs);
+/// otherwise the test is skipped as whatsat/at-line-stored's finding.
+///
+/// One answer is not enough either way. A herd that rewrites relayed lines and breaks ties on the
+/// line's bytes stores the rewritten copies that come back round a cycle over the origin's own
+/// line, and on a busy machine such a copy can arrive before the suite's WHATSAT does. So a
+/// different line with the same position counts against the origin only if the origin never
+/// served its own line in two rounds of probes: a server that recomputes the line at WHATSAT time
+/// never does, while one whose line was overwritten by an echo does whenever the WHATSAT wins the
+/// race. A different position is the origin's own doing (an echo carries the origin's bytes),
+/// and skips at once.
+async fn origin_serves_its_lines(ctx: &Ctx, origin: &str) -> Result<(), Problem> {
+    let signs = [('+', '+'), ('+', '-'), ('-', '+'), ('-', '-')];
+    let mut served_own = false;
+    let mut other_line: Option<(Vec<u8>, Vec<u8>)> = None;
+    let position_of = |line: &[u8]| update_of(line).map(|[_, p, _]| p.to_vec());
+    for round in 0..OWN_LINE_ROUNDS {
+        if served_own {
+            break;
+        }
+        for (i, (lat, lng)) in signs.iter().enumerate() {
+            let probe = ctx.client_id(&format!("-own{}", round * signs.len() + i));
+            let (position, _, _) = position_with_signs(*lat, *lng);
+            let own = iamat_at(ctx, origin, &probe, &position, &time_from_now(0)).await?;
+            let Answer::Known(served) = ask(ctx, addr(ctx, origin)?, &probe).await else {
+                continue;
+            };
+            if served == own {
+                served_own = true;
+            } else if same_update(&served, &own) && position_of(&served) == position_of(&own) {
+                other_line.get_or_insert((served, own));
+            } else {
+                return Err(not_its_line(origin, &served, &own, ""));
+            }
         }
     }
-    spread_and_check(ctx, origin, &ctx.client_id(""), &BTreeSet::new(), how).await
+    match other_line {
+        Some((served, own)) if !served_own => Err(not_its_line(
+            origin,
+            &served,
+            &own,
+            &format!(" in any of {} tries", OWN_LINE_ROUNDS * signs.len()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The skip of [`origin_serves_its_lines`]: `origin` served `served` for the IAMAT that got `own`.
+fn not_its_line(origin: &str, served: &[u8], own: &[u8], tries: &str) -> Problem {
+    Problem::Skip(format!(
+        "cannot be judged: {origin} answers WHATSAT with another AT line than its IAMAT got \
+         (`{}` for `{}`){tries}, whatsat/at-line-stored's finding, so relayed lines cannot be \
+         compared through WHATSAT",
+        String::from_utf8_lossy(served),
+        String::from_utf8_lossy(own)
+    ))
 }
 
 /// What an update's spread is to a test: the property it judges, or a step that prepares it.
