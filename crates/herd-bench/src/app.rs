@@ -18,6 +18,7 @@ use crate::report::{Parameters, Report, ServerAddress};
 use crate::stats::{RunStats, Series};
 use crate::sys::{CpuClock, CpuUse, raise_open_files};
 use crate::{floor, hgrm, plot};
+use herd_server::Limits;
 use herd_spawn::{HerdSource, StartedHerd};
 
 /// Why the command failed, and so its exit status.
@@ -68,9 +69,10 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     let in_process = sources.iter().any(HerdOrSink::in_process);
     let clients = fit_clients(&args, topology.servers().len(), in_process);
 
+    let limits = reference_limits(usize::try_from(args.preload).unwrap_or(usize::MAX), clients);
     let mut herds = Vec::new();
     for source in &sources {
-        let herd = source.start(places_url.as_deref()).await?;
+        let herd = source.start(places_url.as_deref(), &limits).await?;
         check_listening(source, &herd).await?;
         herds.push(herd);
     }
@@ -184,9 +186,10 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         return Err(Failure::ServerDown(message));
     }
     for report in &reports {
+        let hint = full_table_hint(args.preload, report);
         if report.requests.sent > 0 && report.requests.replied == 0 {
             return Err(Failure::AllFailed(format!(
-                "every one of the {} requests to {} failed ({}); check that it speaks the proxy-herd protocol and is not overloaded",
+                "every one of the {} requests to {} failed ({}); {}",
                 report.requests.sent,
                 report.parameters.herd,
                 report
@@ -195,11 +198,52 @@ pub async fn run(args: Args) -> Result<(), Failure> {
                     .iter()
                     .map(|(k, n)| format!("{k} {n}"))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                hint.unwrap_or_else(|| {
+                    "check that it speaks the proxy-herd protocol and is not overloaded".to_owned()
+                })
             )));
+        }
+        if let Some(hint) = hint {
+            eprintln!(
+                "herd-bench: warning: {} refused some IAMATs; {hint}",
+                report.parameters.herd
+            );
         }
     }
     Ok(())
+}
+
+/// What to do when a herd refused requests (`?`) after a preload: a full client table refuses
+/// new clients, and the run's clients and probes are new.
+fn full_table_hint(preload: u64, report: &Report) -> Option<String> {
+    let refused = report.requests.errors.get("rejected").copied().unwrap_or(0);
+    (preload > 0 && refused > 0).then(|| {
+        format!(
+            "after --preload {preload} its client table may be full (herd-server --max-clients, \
+             default {}), and a full table refuses new clients: preload fewer, or start the herd \
+             with a larger --max-clients",
+            Limits::default().max_clients
+        )
+    })
+}
+
+/// New client IDs a run may add beyond its clients' own: the probes' (one each, a bounded
+/// number in flight, a fraction of all requests).
+const PROBE_ID_HEADROOM: usize = 100_000;
+
+/// The in-process reference herd's bounds: the server's defaults, with room in the client table
+/// for the preload, the run's clients and its probes, so that `--preload 1000000` measures a
+/// table of a million clients instead of a full one that refuses the run's new clients.
+fn reference_limits(preload: usize, clients: usize) -> Limits {
+    let defaults = Limits::default();
+    let needed = preload
+        .saturating_add(clients)
+        .saturating_add(PROBE_ID_HEADROOM);
+    Limits {
+        max_clients: defaults.max_clients.max(needed),
+        ..defaults
+    }
 }
 
 fn sources(args: &Args, topology: &Herd) -> anyhow::Result<Vec<HerdOrSink>> {
@@ -501,4 +545,20 @@ fn write_outputs(args: &Args, reports: &[Report], stats: &[RunStats]) -> anyhow:
         println!("Plot: {}", path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_herd_has_room_for_the_preload_and_the_run() {
+        let default = Limits::default().max_clients;
+        assert_eq!(reference_limits(0, 1000).max_clients, default);
+        assert_eq!(
+            reference_limits(default, 1000).max_clients,
+            default + 1000 + PROBE_ID_HEADROOM
+        );
+        assert_eq!(reference_limits(usize::MAX, 1000).max_clients, usize::MAX);
+    }
 }

@@ -3,6 +3,7 @@
 //! operands that name them.
 
 use anyhow::{Context as _, bail};
+use herd_server::Limits;
 use herd_spawn::{HerdSource, Spawn, StartedHerd};
 use herd_wire::Herd;
 
@@ -67,11 +68,16 @@ impl HerdOrSink {
         }
     }
 
-    /// Starts (or just names) it. `places_url` is the bench's stand-in.
-    pub async fn start(&self, places_url: Option<&str>) -> anyhow::Result<StartedHerd> {
+    /// Starts (or just names) it. `places_url` is the bench's stand-in; `limits` bound the
+    /// in-process reference herd.
+    pub async fn start(
+        &self,
+        places_url: Option<&str>,
+        limits: &Limits,
+    ) -> anyhow::Result<StartedHerd> {
         match self {
             HerdOrSink::Herd(source) => {
-                let herd = source.start(places_url).await?;
+                let herd = source.start_with(places_url, limits).await?;
                 for restart in herd.restarts() {
                     eprintln!("herd-bench: {restart}");
                 }

@@ -246,6 +246,32 @@ async fn the_sink_runs_and_the_report_carries_the_loopback_floor() {
     assert!(run.stdout.contains("Bench CPU: "), "{}", run.stdout);
 }
 
+/// A preload that fills a herd's client table makes it refuse the run's new clients: the bench
+/// says that is the likely cause and what to do, not only that the herd failed every request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preload_that_fills_the_client_table_is_named_as_the_cause() {
+    let herd = TestHerd::start_limited(&Limits {
+        max_clients: 200,
+        ..Limits::default()
+    })
+    .await;
+    let mut args = vec!["--herd", herd.herd_file.to_str().unwrap()];
+    args.extend(SHORT);
+    args.extend(["--preload", "200", "--floor-requests", "0"]);
+    let run = bench(&args).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("requests to herd")
+            && run.stderr.contains("failed (rejected ")
+            && run.stderr.contains(
+                "after --preload 200 its client table may be full (herd-server --max-clients, \
+                 default 1000000)"
+            ),
+        "{}",
+        run.stderr
+    );
+}
+
 /// `--preload N` stores N distinct clients before the measurement: the reference herd then
 /// answers WHATSAT for one of them, and the report says how many were stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use herd_server::Limits;
 use herd_server::LocalHerd;
 use herd_server::places::{PlacesApi, PlacesClient};
 use herd_wire::Herd;
@@ -100,6 +101,16 @@ impl HerdSource {
 
     /// Starts (or just names) the herd; `places_url` is where its servers get places from.
     pub async fn start(&self, places_url: Option<&str>) -> anyhow::Result<StartedHerd> {
+        self.start_with(places_url, &Limits::default()).await
+    }
+
+    /// Like [`HerdSource::start`], with these bounds for the in-process reference herd (the only
+    /// herd whose flags this process sets; the others keep their own).
+    pub async fn start_with(
+        &self,
+        places_url: Option<&str>,
+        limits: &Limits,
+    ) -> anyhow::Result<StartedHerd> {
         let label = self.label();
         let started = |servers, whole_herd, keep| StartedHerd {
             label: label.clone(),
@@ -123,7 +134,7 @@ impl HerdSource {
                     PlacesApi::Legacy,
                     Duration::from_secs(5),
                 )?;
-                let local = LocalHerd::start(topology, places, None)
+                let local = LocalHerd::start_limited(topology, places, None, &[], limits)
                     .await
                     .context("cannot start the reference herd")?;
                 let herd = local.herd.clone();

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use herd_server::Limits;
 use herd_server::LocalHerd;
 use herd_server::places::{PlacesApi, PlacesClient};
 use herd_wire::Preset;
@@ -30,6 +31,11 @@ pub struct TestHerd {
 
 impl TestHerd {
     pub async fn start() -> TestHerd {
+        TestHerd::start_limited(&Limits::default()).await
+    }
+
+    /// Like [`TestHerd::start`], with these bounds on every server.
+    pub async fn start_limited(limits: &Limits) -> TestHerd {
         let places = PlacesStandIn::start().await.unwrap();
         let client = PlacesClient::new(
             &places.uri(),
@@ -38,7 +44,7 @@ impl TestHerd {
             Duration::from_secs(10),
         )
         .unwrap();
-        let herd = LocalHerd::start(&Preset::Winter21.herd(), client, None)
+        let herd = LocalHerd::start_limited(&Preset::Winter21.herd(), client, None, &[], limits)
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
