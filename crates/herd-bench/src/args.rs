@@ -128,7 +128,10 @@ pub struct Args {
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub settle: Duration,
 
-    /// How often each probe polls each other server with WHATSAT.
+    /// How often each probe polls each other server with WHATSAT: the resolution of the
+    /// propagation figures. `0` polls again as soon as the answer is in (one round trip, the
+    /// finest); under 1 ms the wait is a busy one, as tokio's timer counts whole milliseconds.
+    /// Fine intervals suit fast herds: a slow one gets a poll per round trip until it learns.
     #[arg(long, default_value = "5ms", value_parser = parse_duration, value_name = "DURATION")]
     pub poll_interval: Duration,
 

@@ -146,9 +146,8 @@ impl Poller<'_> {
         let deadline = self.probe.sent_at + polling.settle;
         let mut next = Instant::now();
         loop {
-            tokio::select! {
-                _ = stop.cancelled() => return None,
-                _ = sleep_until(next) => {}
+            if !wait_until(next, stop).await {
+                return None;
             }
             let sent = Instant::now();
             if sent >= deadline {
@@ -176,5 +175,44 @@ impl Poller<'_> {
             }
         });
         matches!(result, Ok(at) if at.time() == self.probe.time)
+    }
+}
+
+/// Below this, a wait is not left to tokio's timer, which rounds up to its millisecond ticks.
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
+/// Waits until `next`; false if `stop` came first. A wait shorter than the timer's resolution
+/// yields to the runtime until it has passed (a busy wait, the price of a sub-millisecond poll
+/// interval, which the user asked for).
+async fn wait_until(next: Instant, stop: &CancellationToken) -> bool {
+    if next.saturating_duration_since(Instant::now()) >= TIMER_RESOLUTION {
+        return tokio::select! {
+            _ = stop.cancelled() => false,
+            _ = sleep_until(next) => true,
+        };
+    }
+    while Instant::now() < next {
+        if stop.is_cancelled() {
+            return false;
+        }
+        tokio::task::yield_now().await;
+    }
+    !stop.is_cancelled()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_short_wait_lasts_until_its_instant_and_a_stop_ends_any_wait() {
+        let stop = CancellationToken::new();
+        assert!(wait_until(Instant::now(), &stop).await);
+        let next = Instant::now() + Duration::from_micros(300);
+        assert!(wait_until(next, &stop).await);
+        assert!(Instant::now() >= next, "returned before its instant");
+        stop.cancel();
+        assert!(!wait_until(Instant::now() + Duration::from_micros(300), &stop).await);
+        assert!(!wait_until(Instant::now() + Duration::from_secs(60), &stop).await);
     }
 }
