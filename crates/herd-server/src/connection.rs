@@ -12,14 +12,20 @@
 //! *idle* timeout while no line has started (client connections only; `None` for peer links),
 //! and a *partial-line* timeout from the first byte of a line to its end, which no trickle of
 //! bytes resets (slowloris).
+//!
+//! Both clocks share one timer per connection, moved only when it goes off early: a connection
+//! that answers thousands of lines a second touches tokio's timer wheel about once per patience
+//! period, not twice per read (a `timeout` around each read registered and cleared a timer entry
+//! for every request, under the time driver's lock).
 
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep, sleep_until};
 
 /// The default longest line, as the protocol's examples and the course servers use it.
 pub const MAX_LINE: usize = crate::limits::DEFAULT_MAX_LINE;
@@ -55,6 +61,8 @@ pub struct Connection {
     patience: Patience,
     /// When the unfinished line in `buffer` (or the one being discarded) began.
     line_started: Option<Instant>,
+    /// Armed for the current deadline or an earlier one (then re-armed when it goes off).
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl Connection {
@@ -71,6 +79,7 @@ impl Connection {
             max_line,
             patience,
             line_started: None,
+            timer: None,
         }
     }
 
@@ -122,27 +131,48 @@ impl Connection {
                 return Ok(Some(Frame::Line(rest)));
             }
             self.buffer.reserve(4096);
-            let read = match (self.line_started, self.patience.idle) {
-                (Some(started), _) => {
-                    let deadline = started + self.patience.partial_line;
-                    tokio::time::timeout_at(deadline, self.reader.read_buf(&mut self.buffer))
-                        .await
-                        .map_err(|_| {
-                            timed_out("a line was not finished", self.patience.partial_line)
-                        })?
+            let read = match self.deadline() {
+                None => self.reader.read_buf(&mut self.buffer).await,
+                Some((at, what, after)) => {
+                    let timer = self.timer.get_or_insert_with(|| Box::pin(sleep_until(at)));
+                    if timer.deadline() > at {
+                        timer.as_mut().reset(at);
+                    }
+                    loop {
+                        tokio::select! {
+                            biased;
+                            read = self.reader.read_buf(&mut self.buffer) => break read,
+                            () = timer.as_mut() => {
+                                if Instant::now() >= at {
+                                    return Err(timed_out(what, after));
+                                }
+                                timer.as_mut().reset(at);
+                            }
+                        }
+                    }
                 }
-                (None, Some(idle)) => {
-                    tokio::time::timeout(idle, self.reader.read_buf(&mut self.buffer))
-                        .await
-                        .map_err(|_| timed_out("nothing was sent", idle))?
-                }
-                (None, None) => self.reader.read_buf(&mut self.buffer).await,
             }?;
             if read == 0 {
                 self.eof = true;
-            } else if self.line_started.is_none() {
+            } else if self.line_started.is_none() && self.buffer.last() != Some(&b'\n') {
+                // Only an unfinished line needs its start: lines that arrived whole are taken
+                // before the next read, so the common read costs no clock reading here.
                 self.line_started = Some(Instant::now());
             }
+        }
+    }
+
+    /// When the next read gives up, why, and the patience it outstayed: the partial-line clock
+    /// while a line is unfinished, else the idle clock from now (no deadline for a peer link).
+    fn deadline(&self) -> Option<(Instant, &'static str, Duration)> {
+        match (self.line_started, self.patience.idle) {
+            (Some(started), _) => Some((
+                started + self.patience.partial_line,
+                "a line was not finished",
+                self.patience.partial_line,
+            )),
+            (None, Some(idle)) => Some((Instant::now() + idle, "nothing was sent", idle)),
+            (None, None) => None,
         }
     }
 

@@ -123,12 +123,15 @@ async fn handle(
     };
     let mut connection = Connection::new(stream, limits.max_line, patience);
     let mut party = Party::Client(address);
-    // Cancelled when a newer link of the same neighbour replaces this one.
-    let mut replaced = CancellationToken::new();
+    // Both waits are made once, not per line: each new one registers with its token's notifier.
+    let shutting_down = shutdown.cancelled();
+    tokio::pin!(shutting_down);
+    // Ends when a newer link of the same neighbour replaces this one (never for a client).
+    let mut replaced = Box::pin(CancellationToken::new().cancelled_owned());
     let ended = loop {
         let frame = tokio::select! {
-            _ = shutdown.cancelled() => break "server shutting down".to_owned(),
-            _ = replaced.cancelled() => break "replaced by a newer link of the same neighbour".to_owned(),
+            _ = &mut shutting_down => break "server shutting down".to_owned(),
+            _ = &mut replaced => break "replaced by a newer link of the same neighbour".to_owned(),
             frame = connection.read_frame() => frame,
         };
         let was_peer = matches!(party, Party::Peer { .. });
@@ -151,7 +154,7 @@ async fn handle(
             }
         };
         if let (false, Party::Peer { link, .. }) = (was_peer, &party) {
-            replaced = link.replaced.clone();
+            replaced = Box::pin(link.replaced.clone().cancelled_owned());
             connection.set_patience(Patience {
                 idle: None,
                 ..patience

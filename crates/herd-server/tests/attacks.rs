@@ -14,7 +14,7 @@ use herd_server::{Limits, LocalHerd, launch};
 use herd_wire::Herd;
 use mocks::{FailureMode, PlacesStandIn, StandInConfig};
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -324,6 +324,51 @@ async fn idle_and_unfinished_connections_are_dropped_but_peer_links_are_kept() {
     })
     .await;
     assert!(stored, "the idle peer link still carries updates");
+    shutdown.cancel();
+}
+
+/// The idle clock runs from the last reply, however long the connection has been open: a
+/// client that sends a line every 400 ms is kept well past the 1 s idle timeout (the timer
+/// armed at its first wait goes off while it is busy, and is moved on), and once it stops it is
+/// closed one idle period later.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_keeps_talking_is_kept_and_dropped_once_it_falls_silent() {
+    let limits = Limits {
+        idle_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let (_herd, running, shutdown, _places) = herd_playing_b(&limits, false).await;
+    let stream = TcpStream::connect(running[0].address).await.unwrap();
+    let mut lines = tokio::io::BufReader::new(stream);
+    let started = Instant::now();
+    for i in 0..8 {
+        lines
+            .get_mut()
+            .write_all(format!("IAMAT conf-talker +1+1 {}\n", 1_700_000_000 + i).as_bytes())
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        let read = tokio::time::timeout(IO_DEADLINE, lines.read_line(&mut reply)).await;
+        assert!(
+            matches!(read, Ok(Ok(n)) if n > 0) && reply.starts_with("AT A "),
+            "line {i}, {:?} after the first: connection closed or no reply ({read:?}, {reply:?})",
+            started.elapsed()
+        );
+        if i < 7 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+    }
+    let last_reply = Instant::now();
+    assert!(
+        closed_within(lines.get_mut(), IO_DEADLINE).await,
+        "a silent client is closed"
+    );
+    // Half the idle timeout: the rest is left for a reply read late on a busy machine.
+    assert!(
+        last_reply.elapsed() >= Duration::from_millis(500),
+        "closed {:?} after its last reply, before the 1 s idle timeout could have run out",
+        last_reply.elapsed()
+    );
     shutdown.cancel();
 }
 
