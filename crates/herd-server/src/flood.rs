@@ -246,9 +246,12 @@ impl LinkTask {
             }
         }
         let mut scratch = [0u8; 512];
+        // Made once: a new wait per batch registers with the token's notifier every time.
+        let stopping = shutdown.cancelled();
+        tokio::pin!(stopping);
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => return "shutting down".into(),
+                _ = &mut stopping => return "shutting down".into(),
                 read = reader.read(&mut scratch) => match read {
                     Ok(0) => return "the neighbour closed the connection".into(),
                     // Peers never answer updates; a `?` is a refusal, say it before the close.
