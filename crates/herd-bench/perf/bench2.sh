@@ -1,5 +1,6 @@
 #!/bin/bash
 # usage: bench2.sh LABEL MODE [bench args...] — MODE all|procs; prints server CPU (user/sys s) beside herd-bench's report.
+# The servers' logs (logs-LABEL) are removed after the run unless KEEP_LOGS=1.
 set -u
 B=${BIN:-target/release}
 label=$1; mode=$2; shift 2
@@ -20,4 +21,6 @@ tck=$(getconf CLK_TCK)
 printf "server CPU during the bench: user %d.%02d s, system %d.%02d s\n" $(( (u1-u0)/tck )) $(( (u1-u0)%tck )) $(( (s1-s0)/tck )) $(( (s1-s0)%tck ))
 kill -TERM "${pids[@]}"; wait
 echo "logs: $(du -sh logs-$label | cut -f1)"
+# A closed-loop run writes about 700 MB of logs; keep them only when asked (KEEP_LOGS=1).
+[ "${KEEP_LOGS:-0}" = 1 ] || rm -rf logs-$label
 grep -E "Requests|Rate|IAMAT all|convergence |Bench CPU|Probes|floor|warning" bench-$label.out
