@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use herd_bench::args::Args;
 
+/// The allocator `herd-server` uses: the in-process reference herd (`--spawn-reference`,
+/// `--compare reference`) then runs as the server binary does, and the load costs less CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = match Args::try_parse() {
