@@ -1,15 +1,16 @@
 #!/bin/bash
 # usage: bench2.sh LABEL MODE [bench args...] — MODE all|procs; prints server CPU (user/sys s) beside herd-bench's report.
 # The servers' logs (logs-LABEL) are removed after the run unless KEEP_LOGS=1.
+# SERVER_ARGS are passed to every herd-server (e.g. SERVER_ARGS="--threads 2").
 set -u
 B=${BIN:-target/release}
 label=$1; mode=$2; shift 2
 rm -rf logs-$label; pids=()
 if [ $mode = all ]; then
-  $B/herd-server --herd ${HERD:-crates/herd-bench/perf/herd.toml} --all --log-dir logs-$label 2>server-$label.err & pids+=($!)
+  $B/herd-server --herd ${HERD:-crates/herd-bench/perf/herd.toml} --all --log-dir logs-$label ${SERVER_ARGS:-} 2>server-$label.err & pids+=($!)
 else
   for n in Riley Jaquez Juzang Campbell Bernard; do
-    $B/herd-server --herd ${HERD:-crates/herd-bench/perf/herd.toml} $n --log-dir logs-$label 2>>server-$label.err & pids+=($!)
+    $B/herd-server --herd ${HERD:-crates/herd-bench/perf/herd.toml} $n --log-dir logs-$label ${SERVER_ARGS:-} 2>>server-$label.err & pids+=($!)
   done
 fi
 sleep 1.5

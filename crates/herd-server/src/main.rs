@@ -63,6 +63,14 @@ struct Args {
     #[arg(long, default_value = "5", value_parser = herd_wire::parse_duration, value_name = "DURATION")]
     places_timeout: Duration,
 
+    /// Worker threads of the runtime [default: 1 for a single server, one per core for --all].
+    /// A herd's servers usually share one machine: five single-server processes on two cores
+    /// answered 1.06 to 1.45 times as many IAMATs per second with one worker each as with one
+    /// per core each, and a flood under saturation converged later (crates/herd-bench/
+    /// BENCHMARK.md). Give a server alone on a big machine more.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
+
     #[command(flatten)]
     limits: herd_server::Limits,
 
@@ -71,10 +79,27 @@ struct Args {
     fault: Vec<herd_server::faults::Fault>,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
-    match run(args).await {
+    let threads = args.threads.map(usize::from).unwrap_or_else(|| {
+        if args.all {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        } else {
+            1
+        }
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("herd-server: cannot start {threads} worker threads: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("herd-server: {e:#}");

@@ -186,6 +186,13 @@ fn cli_errors_say_what_was_wrong() {
     let (code, err) = run(&[]);
     assert_eq!(code, 2);
     assert!(err.contains("--all"), "usage names the choices: {err}");
+
+    let (code, err) = run(&["--threads", "0", "Riley"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("invalid value '0' for '--threads <N>': 0 is not in 1..=1024"),
+        "{err}"
+    );
 }
 
 #[test]
