@@ -69,7 +69,10 @@ impl HerdSource {
             HerdSource::Running(herd) => format!("herd {} (running)", herd.origin),
             HerdSource::Targets(t) => format!("targets {}", t.join(", ")),
             HerdSource::Reference(herd) => {
-                format!("reference herd {} (in-process, free ports)", herd.origin)
+                format!(
+                    "reference herd {} (in-process, free ports, no log files)",
+                    herd.origin
+                )
             }
             HerdSource::ReferenceProcesses(spawn) => {
                 format!(
