@@ -19,7 +19,9 @@ use crate::herd_watch::{
     unmatched, update_at,
 };
 use crate::propagation::{Learned, Propagation, Verdict};
-use crate::runner::{Answer, POLL, addr, ask, iamat_at, names, same_update, set_down, update_of};
+use crate::runner::{
+    Answer, POLL, addr, ask, iamat_at, names, same_update, same_update_and_position_bytes, set_down,
+};
 use crate::runner::{Ctx, Failure, Problem, TestCase, fail};
 use crate::sniffer::Sniffer;
 
@@ -172,7 +174,6 @@ async fn origin_serves_its_lines(ctx: &Ctx, origin: &str) -> Result<(), Problem>
     let signs = [('+', '+'), ('+', '-'), ('-', '+'), ('-', '-')];
     let mut served_own = false;
     let mut other_line: Option<(Vec<u8>, Vec<u8>)> = None;
-    let position_of = |line: &[u8]| update_of(line).map(|[_, p, _]| p.to_vec());
     for round in 0..OWN_LINE_ROUNDS {
         if served_own {
             break;
@@ -186,7 +187,7 @@ async fn origin_serves_its_lines(ctx: &Ctx, origin: &str) -> Result<(), Problem>
             };
             if served == own {
                 served_own = true;
-            } else if same_update(&served, &own) && position_of(&served) == position_of(&own) {
+            } else if same_update_and_position_bytes(&served, &own) {
                 other_line.get_or_insert((served, own));
             } else {
                 return Err(not_its_line(origin, &served, &own, ""));

@@ -13,7 +13,9 @@ use crate::case;
 use crate::expect::google_layout;
 use crate::fixtures::{position_with_signs, time_from_now, unique_position};
 use crate::places_call::{self, Expected, expected_relay};
-use crate::runner::{Ctx, Failure, Problem, Shape, TestCase, fail, same_update, update_of};
+use crate::runner::{
+    Ctx, Failure, Problem, Shape, TestCase, fail, same_update, same_update_and_position_bytes,
+};
 
 pub static TESTS: &[TestCase] = &[
     case!(
@@ -334,8 +336,7 @@ async fn position_plus_sign(ctx: &Ctx) -> Result<(), Problem> {
     let (_, first, _) = whatsat(ctx, &format!("WHATSAT {id} 10 1")).await?;
     // The position's bytes (this test's point), not the rest of the line: a recomputed
     // difference is whatsat/at-line-stored's finding.
-    let position_of = |line: &[u8]| update_of(line).map(|[_, p, _]| p.to_vec());
-    if same_update(&first, &at_line) && position_of(&first) == position_of(&at_line) {
+    if same_update_and_position_bytes(&first, &at_line) {
         return Ok(());
     }
     Err(at_line_mismatch(&at_line, None, &first))

@@ -148,6 +148,15 @@ pub fn same_update(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Like [`same_update`], with the position's bytes unchanged (not re-rendered): for the tests
+/// whose point is the position's text, or that must tell a re-rendered position from the rest.
+pub fn same_update_and_position_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn position(line: &[u8]) -> Option<&[u8]> {
+        update_of(line).map(|[_, position, _]| position)
+    }
+    same_update(a, b) && position(a) == position(b)
+}
+
 /// The same position: the same bytes, the same bytes but for `+` signs, or the same numbers.
 fn same_position(a: &[u8], b: &[u8]) -> bool {
     let unsigned = |p: &[u8]| -> Vec<u8> { p.iter().copied().filter(|&c| c != b'+').collect() };
