@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 /// Every log event and every relayed AT line is allocated on one thread and freed on another (the
 /// log writer, a peer link). Under a closed-loop load glibc's malloc and free took about 13% of
-/// the herd's CPU samples (`perf record`); with mimalloc `--all` answered 1.06 to 1.17 × as many
+/// the herd's CPU samples (`perf record`); with mimalloc `--all` answered 1.07 to 1.17 × as many
 /// IAMATs per second in four alternating runs (crates/herd-bench/BENCHMARK.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -66,8 +66,8 @@ struct Args {
     /// Worker threads of the runtime [default: 1 for a single server, one per core for --all].
     /// A herd's servers usually share one machine: five single-server processes on two cores
     /// answered 1.06 to 1.45 times as many IAMATs per second with one worker each as with one
-    /// per core each, and a flood under saturation converged later (crates/herd-bench/
-    /// BENCHMARK.md). Give a server alone on a big machine more.
+    /// per core each, and a flood under saturation converged later
+    /// (crates/herd-bench/BENCHMARK.md). Give a server alone on a big machine more.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
 
