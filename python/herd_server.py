@@ -92,6 +92,9 @@ FAULTS = {
     "from the smaller name to the greater), so updates entering at 'late' servers do not spread",
     "peer-hello": "sends a non-AT greeting line 'HELLO NAME' to peers before each flood message (tests that "
     "receivers ignore what they do not understand)",
+    "echo-iamat": "the AT line echoes the whole IAMAT command after the difference ('AT NAME DIFF IAMAT ID POS "
+    "TIME'); it is stored, answered to WHATSAT and flooded so, and peers read it back",
+    "radius-km": "the WHATSAT radius goes to Places unconverted, in km where Places wants metres (10 -> radius=10)",
 }
 
 # Options that pick a CORRECT alternative design (not faults); listed in --help too.
@@ -389,6 +392,8 @@ class Server:
             out = await self.whatsat(fields, raw)
         elif cmd == b"AT" and len(fields) == 7:
             out = self.flood_in(fields, raw)
+        elif cmd == b"AT" and len(fields) == 8 and fields[3] == b"IAMAT" and self.has("echo-iamat"):
+            out = self.flood_in(fields, raw)
         elif self.peer_format == "flood" and is_flood_message(fields):
             out = self.flood_in(fields[2:], raw)
         elif cmd in (b"IAMAT", b"WHATSAT", b"AT") or (self.peer_format == "flood" and cmd == b"FLOOD"):
@@ -491,8 +496,9 @@ class Server:
             if client_ns is None and self.has("rejected-overwrites"):
                 self.overwrite_position(cid.decode(), pos)
             return self.invalid(raw)
+        echo = ["IAMAT"] if self.has("echo-iamat") else []
         at = " ".join(
-            ["AT", self.name, self.diff_text(now_ns, client_ns, ctime), cid.decode(), self.pos_text(pos), ctime.decode()]
+            ["AT", self.name, self.diff_text(now_ns, client_ns, ctime), *echo, cid.decode(), self.pos_text(pos), ctime.decode()]
         )
         rec = Record(client_ns, at, cid.decode(), pos, ctime)
         if self.store(rec):
@@ -534,13 +540,15 @@ class Server:
 
     def flood_in(self, fields: list[bytes], raw: bytes):
         """A server-to-server 'AT NAME DIFF ID POS TIME SENDER' message. No reply."""
-        _, origin, diff, cid, pos, ctime, sender = fields
+        # Under echo-iamat the line is 'AT NAME DIFF IAMAT ID POS TIME SENDER' and is stored as it came.
+        operands = fields[:3] + fields[4:] if len(fields) == 8 else fields
+        _, origin, diff, cid, pos, ctime, sender = operands
         client_ns = self.time_value(ctime)
         if not self.diff_ok(diff) or self.position_parts(pos) is None or client_ns is None:
             return self.invalid(raw)
         sender_s = sender.decode()
         self.log.info("update from peer %s", sender_s)
-        line = b" ".join(fields[:6]).decode()
+        line = b" ".join(fields[:-1]).decode()
         if self.has("recompute-relay"):
             now_ns = time.time_ns()
             line = " ".join(
@@ -646,10 +654,11 @@ class Server:
             parts = at.split(" ")
             parts[4] = f"{float(lat)}{float(lng)}"  # str(float): no '+', trailing zeros lost
             at = " ".join(parts)
+        metres = radius.decode() if self.has("radius-km") else metres_text(radius)
         if self.places_api == "new":
-            body = await self.places_new(lat, lng, metres_text(radius), int(b))
+            body = await self.places_new(lat, lng, metres, int(b))
         else:
-            body = await self.places(lat, lng, metres_text(radius), int(b))
+            body = await self.places(lat, lng, metres, int(b))
         end = "\n" if self.has("single-newline") else "\n\n"
         return at + "\n" + body + end
 

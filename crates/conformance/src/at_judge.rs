@@ -171,8 +171,14 @@ fn at_reply_problems(ctx: &Ctx, x: &IamatExchange, aspects: &[Aspect]) -> (Vec<S
     }
     if on(Aspect::Fields) {
         if fields.len() != 6 {
+            // A course style (protocol.md §7): the whole command is echoed after the difference.
+            let echoed = if fields.iter().skip(1).any(|f| *f == "IAMAT") {
+                ": the reply echoes the command word `IAMAT`, which the AT line leaves out"
+            } else {
+                ""
+            };
             problems.push(format!(
-                "expected 6 fields (AT, server, difference, client, position, time), got {}",
+                "expected 6 fields (AT, server, difference, client, position, time), got {}{echoed}",
                 fields.len()
             ));
         } else if spaced.len() != 6 {

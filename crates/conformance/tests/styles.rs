@@ -145,6 +145,33 @@ const STYLES: &[Style] = &[
         warns: &[],
         maybe: &[],
     },
+    // The whole IAMAT command echoed into the AT line, stored and flooded so: the shape is the
+    // one finding; every field test and every flood test still finds its field.
+    Style {
+        switches: "--fault echo-iamat",
+        suite: &[],
+        fails: &[(
+            "iamat/reply-shape",
+            "echoes the command word `IAMAT`, which the AT line leaves out",
+        )],
+        warns: &[],
+        maybe: &[],
+    },
+    // The radius passed to Places in km: the request's tests say so; the WHATSAT tests judge the
+    // reply against what Places answered to the request made, so they pass.
+    Style {
+        switches: "--fault radius-km",
+        suite: &[],
+        fails: &[(
+            "places/radius-metres",
+            "expected 10000 (metres = km × 1000)",
+        )],
+        warns: &[(
+            "places/radius-fractional",
+            "expected 2500 (metres = km × 1000)",
+        )],
+        maybe: &[],
+    },
 ];
 
 /// The warnings every Python target gets: no peer authentication, no time bound.
