@@ -37,6 +37,8 @@ PLACES_TIMEOUT_S = 5.0
 PEER_CONNECT_TIMEOUT_S = 3.0
 MAX_LINE_BYTES = 1 << 20  # a line longer than this is answered as invalid and skipped
 FLOOD_LOOP_LIMIT = 50
+ELSEWHERE_PLACES_URL = "http://127.0.0.1:9"  # the places-elsewhere fault's fixed base URL
+SLOW_PLACES_S = 1.0  # the slow-places fault's wait before each Places request
 
 FAULTS = {
     "float-position": "echo the position re-rendered from floats (+34.068930 -> +34.06893)",
@@ -95,6 +97,11 @@ FAULTS = {
     "echo-iamat": "the AT line echoes the whole IAMAT command after the difference ('AT NAME DIFF IAMAT ID POS "
     "TIME'); it is stored, answered to WHATSAT and flooded so, and peers read it back",
     "radius-km": "the WHATSAT radius goes to Places unconverted, in km where Places wants metres (10 -> radius=10)",
+    "places-elsewhere": f"ignores --places-url and $HERD_PLACES_URL, as code with Google's URL written in does: "
+    f"Places requests go to {ELSEWHERE_PLACES_URL} (nothing listens there, standing for a Places service "
+    "that refuses the request), so every WHATSAT relays an error object",
+    "slow-places": f"correct, but each Places request waits {SLOW_PLACES_S:g} s first, as a distant Places "
+    "service does (a WHATSAT takes far longer than an IAMAT)",
 }
 
 # Options that pick a CORRECT alternative design (not faults); listed in --help too.
@@ -655,6 +662,8 @@ class Server:
             parts[4] = f"{float(lat)}{float(lng)}"  # str(float): no '+', trailing zeros lost
             at = " ".join(parts)
         metres = radius.decode() if self.has("radius-km") else metres_text(radius)
+        if self.has("slow-places"):
+            await asyncio.sleep(SLOW_PLACES_S)
         if self.places_api == "new":
             body = await self.places_new(lat, lng, metres, int(b))
         else:
@@ -887,6 +896,8 @@ def main(argv=None):
     if args.port is not None:
         host, port = "127.0.0.1", args.port
     places_url = args.places_url.rstrip("/")
+    if "places-elsewhere" in args.fault:
+        places_url = ELSEWHERE_PLACES_URL
     api_key = os.environ.get("GOOGLE_PLACES_API_KEY")
     if api_key is None:
         if places_url == GOOGLE_PLACES_URL:

@@ -12,6 +12,13 @@
 //!
 //! The probe always sends the same IAMAT (same client, time 1.0), so after the first one a herd
 //! drops it as not newer and never floods it again.
+//!
+//! A WHATSAT waits on the server's Places request, which may take far longer than its IAMATs (a
+//! far-away Places service, or a hard-coded one that does not answer). So when a WHATSAT's reply
+//! has not started and the probe IAMAT is answered, a probe WHATSAT for the probe's client is
+//! asked as well (up to `--timeout`): if it is answered, the original read gets that long once
+//! more before it is judged unanswered; if it is not, the server's WHATSATs are stuck on
+//! something outside it, which the reports say instead of calling the server silent.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -56,11 +63,15 @@ pub struct Patience {
     /// The hard limit of one exchange (`--timeout`).
     ceiling: Duration,
     probe_text: String,
+    /// A WHATSAT for the probe IAMAT's client: its round trip is the server's Places pace.
+    places_probe_text: String,
     /// Complete replies seen so far (any reply makes an unanswered probe stale).
     replies: AtomicU64,
     /// The last probe's result, when it ended and how many replies had been seen then; one
     /// probe at a time.
     last_probe: tokio::sync::Mutex<Option<(Instant, Alive, u64)>>,
+    /// The last probe WHATSAT's result and when it ended; one at a time.
+    last_places_probe: tokio::sync::Mutex<Option<(Instant, Alive)>>,
 }
 
 impl Patience {
@@ -72,7 +83,9 @@ impl Patience {
             replies: AtomicU64::new(0),
             ceiling,
             probe_text: format!("IAMAT conf-alive-{stamp} +0.000001+0.000001 1.000000000"),
+            places_probe_text: format!("WHATSAT conf-alive-{stamp} 1 1"),
             last_probe: tokio::sync::Mutex::new(None),
+            last_places_probe: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -117,7 +130,8 @@ impl Patience {
                 return alive;
             }
         }
-        let alive = self.probe().await;
+        let limit = (self.quiet() * 4).max(PROBE_FLOOR).min(self.ceiling);
+        let alive = self.probe(&self.probe_text, limit).await;
         if let Alive::Answered(rtt) = alive {
             self.observe(rtt);
         }
@@ -125,21 +139,41 @@ impl Patience {
         alive
     }
 
-    /// One probe IAMAT on a new connection; any byte back counts as an answer. Written on the
-    /// bare socket: a [`Conn`] read would itself be paced by this very patience.
-    async fn probe(&self) -> Alive {
-        let limit = (self.quiet() * 4).max(PROBE_FLOOR).min(self.ceiling);
+    /// How long the server takes to answer a WHATSAT now, Places request included: a probe
+    /// WHATSAT for the probe IAMAT's client, given up to the ceiling (a recent result is
+    /// reused; an unanswered one for [`UNANSWERED_FRESH`], so a server whose WHATSATs hang
+    /// costs each later read one quiet period, not a ceiling each). Ask [`Patience::alive`]
+    /// first: its IAMAT is what makes the client known.
+    pub async fn places_pace(&self) -> Alive {
+        let mut last = self.last_places_probe.lock().await;
+        if let Some((at, alive)) = *last {
+            let fresh = match alive {
+                Alive::Answered(_) => PROBE_FRESH,
+                Alive::NoAnswer(_) => UNANSWERED_FRESH,
+            };
+            if at.elapsed() < fresh {
+                return alive;
+            }
+        }
+        let alive = self.probe(&self.places_probe_text, self.ceiling).await;
+        *last = Some((Instant::now(), alive));
+        alive
+    }
+
+    /// One probe command on a new connection; any byte back within `limit` counts as an answer.
+    /// Written on the bare socket: a [`Conn`] read would itself be paced by this very patience.
+    async fn probe(&self, text: &str, limit: Duration) -> Alive {
         let started = Instant::now();
         let exchange = async {
             let mut stream = TcpStream::connect(self.addr).await.ok()?;
             let _ = stream.set_nodelay(true);
             match self.framing {
                 Framing::Line => {
-                    let line = format!("{}\n", self.probe_text);
+                    let line = format!("{text}\n");
                     stream.write_all(line.as_bytes()).await.ok()?;
                 }
                 Framing::Eof => {
-                    stream.write_all(self.probe_text.as_bytes()).await.ok()?;
+                    stream.write_all(text.as_bytes()).await.ok()?;
                     stream.shutdown().await.ok()?;
                 }
             }

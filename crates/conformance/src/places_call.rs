@@ -9,7 +9,7 @@
 use mocks::{PlacesApi, PlacesRequest};
 use serde_json::{Map, Value};
 
-use crate::runner::Ctx;
+use crate::runner::{Ctx, Problem};
 
 /// What a WHATSAT reply must carry as JSON.
 #[derive(Clone, Debug)]
@@ -40,6 +40,21 @@ impl Expected {
             _ => actual == &self.value,
         }
     }
+}
+
+/// Skips a test that compares with the stand-in's answers when the stand-in has received no
+/// request at all in this run: the server asks Places elsewhere (a hard-coded Google URL is the
+/// usual cause), which places/endpoint reports once; comparing its WHATSAT JSON or its requests
+/// with the stand-in's would only repeat that finding in every test.
+pub async fn needs_stand_in_asked(ctx: &Ctx) -> Result<(), Problem> {
+    if ctx.env.stand_in.received().await.is_empty() {
+        return Err(Problem::Skip(format!(
+            "cannot be judged: the Places stand-in at {} has received no request in this run, \
+             places/endpoint's finding (the server must use this URL as its Places base URL)",
+            ctx.env.stand_in.uri()
+        )));
+    }
+    Ok(())
 }
 
 /// Precision of a location match: the numbers the suite sent, as the server passed them on.

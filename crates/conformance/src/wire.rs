@@ -86,6 +86,13 @@ pub enum End {
     },
     /// Nothing arrived, and the server did not answer a probe within `probe` either.
     Unresponsive { probe: Duration },
+    /// A WHATSAT got nothing while the server answered a probe IAMAT (in `probe`), and a probe
+    /// WHATSAT got nothing within `places_probe` either: its WHATSATs wait on something outside
+    /// it, most likely its Places request.
+    PlacesStalled {
+        probe: Duration,
+        places_probe: Duration,
+    },
     /// The deadline passed first.
     Timeout,
 }
@@ -115,6 +122,8 @@ pub struct Conn {
     pending: Vec<u8>,
     eof: bool,
     pace: Option<Arc<Patience>>,
+    /// The command being answered is a WHATSAT, whose reply may wait on a Places request.
+    awaits_places: bool,
 }
 
 /// What one patient wait for bytes gave.
@@ -159,6 +168,7 @@ impl Conn {
             pending: Vec::new(),
             eof: false,
             pace: None,
+            awaits_places: false,
         })
     }
 
@@ -172,6 +182,12 @@ impl Conn {
         let mut conn = Conn::connect(addr, transcript, deadline).await?;
         conn.pace = pace;
         Ok(conn)
+    }
+
+    /// Says whether the reply read next answers a WHATSAT, which waits on the server's Places
+    /// request: a paced read then learns the server's Places pace before it judges silence.
+    pub fn set_awaits_places(&mut self, awaits: bool) {
+        self.awaits_places = awaits;
     }
 
     /// Writes all of `bytes`.
@@ -268,7 +284,25 @@ impl Conn {
         };
         match alive {
             Alive::Answered(probe) => {
-                let quiet = pace.quiet();
+                let mut quiet = pace.quiet();
+                if self.awaits_places {
+                    let places = tokio::select! {
+                        filled = self.fill(deadline) => {
+                            return if filled { Filled::More } else { Filled::Deadline };
+                        }
+                        places = pace.places_pace() => places,
+                    };
+                    match places {
+                        // The server's WHATSATs take this long now: one more such wait.
+                        Alive::Answered(took) => quiet += took,
+                        Alive::NoAnswer(places_probe) => {
+                            return Filled::Quiet(End::PlacesStalled {
+                                probe,
+                                places_probe,
+                            });
+                        }
+                    }
+                }
                 if self.fill((Instant::now() + quiet).min(deadline)).await {
                     Filled::More
                 } else if Instant::now() >= deadline {

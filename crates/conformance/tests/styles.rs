@@ -172,6 +172,25 @@ const STYLES: &[Style] = &[
         )],
         maybe: &[],
     },
+    // Google's URL written into the code: the stand-in never hears from the herd. That is
+    // places/endpoint's one finding; the tests that compare with the stand-in's answers say they
+    // cannot be judged, and the flood is judged as usual.
+    Style {
+        switches: "--fault places-elsewhere",
+        suite: &[],
+        fails: &[("places/endpoint", "received no request")],
+        warns: &[],
+        maybe: &[],
+    },
+    // A distant Places service: every WHATSAT takes 1 s, far longer than an IAMAT. Nothing is
+    // wrong, so nothing fails (no WHATSAT judged unanswered, no flood judged slow).
+    Style {
+        switches: "--fault slow-places",
+        suite: &[],
+        fails: &[],
+        warns: &[],
+        maybe: &[],
+    },
 ];
 
 /// The warnings every Python target gets: no peer authentication, no time bound.

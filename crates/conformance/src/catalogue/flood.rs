@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::case;
-use crate::expect::now_ns;
+use crate::expect::{now_ns, time_text};
 use crate::fixtures::{position_with_signs, time_from_now, unique_position};
 use crate::herd_watch::{
     Match, Spread, await_lines, judge, judge_setup, label, needs_reach, spread_and_check,
@@ -20,7 +20,8 @@ use crate::herd_watch::{
 };
 use crate::propagation::{Learned, Propagation, Verdict};
 use crate::runner::{
-    Answer, POLL, addr, ask, iamat_at, names, same_update, same_update_and_position_bytes, set_down,
+    Answer, POLL, addr, ask, iamat_at, names, same_update, same_update_and_position_bytes,
+    set_down, whatsat_pace,
 };
 use crate::runner::{Ctx, Failure, Problem, TestCase, fail};
 use crate::sniffer::Sniffer;
@@ -292,12 +293,15 @@ async fn older_changes_nothing(ctx: &Ctx) -> Result<(), Problem> {
     let client = ctx.client_id("");
     let (newer, _, _) = unique_position();
     let (older, _, _) = unique_position();
+    // The older time is counted from the newer one, not from when it is sent: the settling
+    // in between takes as long as the herd's WHATSATs (their Places requests) take.
+    let newer_ns = now_ns();
     let kept = settle_everywhere(
         ctx,
         &a,
         &client,
         &newer,
-        &time_from_now(0),
+        &time_text(newer_ns),
         "newer",
         Role::Setup,
     )
@@ -317,7 +321,8 @@ async fn older_changes_nothing(ctx: &Ctx) -> Result<(), Problem> {
         Role::Setup,
     )
     .await?;
-    let stale = iamat_at(ctx, &b, &client, &older, &time_from_now(-2_000_000_000)).await?;
+    let older_time = time_text(newer_ns - 2_000_000_000);
+    let stale = iamat_at(ctx, &b, &client, &older, &older_time).await?;
     // Asked at once, the server that took the older update shows it before anything can mask it.
     let mut replaced = Vec::new();
     if let Answer::Known(line) = ask(ctx, addr(ctx, &b)?, &client).await
@@ -659,10 +664,13 @@ async fn places_once(ctx: &Ctx) -> Result<(), Problem> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     match places_requests_at(ctx, lat, lng).await {
         1 => Ok(()),
-        0 => fail(format!(
-            "`{command}` at {b} made no Places request to the suite's stand-in (is the herd \
+        0 => {
+            crate::places_call::needs_stand_in_asked(ctx).await?;
+            fail(format!(
+                "`{command}` at {b} made no Places request to the suite's stand-in (is the herd \
              started with the stand-in's URL?)"
-        )),
+            ))
+        }
         n => fail(format!(
             "`{command}` at {b} made {n} Places requests for the client's position: only the \
              server asked may call Places, once; the others must not fetch Places data"
@@ -676,6 +684,12 @@ async fn quiet_after_update(ctx: &Ctx) -> Result<(), Problem> {
     needs_reach(ctx).await?;
     let all = names(ctx)?;
     let origin = &all[ctx.pick(all.len())];
+    // Slow is judged against each server's own WHATSAT pace before the update (its Places
+    // request included: a distant Places service is not a busy herd).
+    let mut usual = Vec::new();
+    for server in &all {
+        usual.push(whatsat_pace(ctx, addr(ctx, server)?).await);
+    }
     let client = ctx.client_id("");
     let (position, _, _) = unique_position();
     let line = settle_everywhere(
@@ -691,7 +705,7 @@ async fn quiet_after_update(ctx: &Ctx) -> Result<(), Problem> {
     let until = Instant::now() + WATCH;
     let mut problems: Vec<String> = Vec::new();
     while Instant::now() < until && problems.is_empty() {
-        for server in &all {
+        for (server, usual) in all.iter().zip(&usual) {
             let asked = Instant::now();
             let answer = ask(ctx, addr(ctx, server)?, &client).await;
             let took = asked.elapsed();
@@ -707,10 +721,12 @@ async fn quiet_after_update(ctx: &Ctx) -> Result<(), Problem> {
                 Answer::Unknown => problems.push(format!("{server} forgot the client")),
                 Answer::Unavailable(why) => problems.push(format!("{server}: {why}")),
             }
-            if took > SLOW {
+            if took > SLOW + *usual * 2 {
                 problems.push(format!(
-                    "{server} took {} ms to answer a WHATSAT after the flood (busy forwarding?)",
-                    took.as_millis()
+                    "{server} took {} ms to answer a WHATSAT after the flood, against {} ms before \
+                     it (busy forwarding?)",
+                    took.as_millis(),
+                    usual.as_millis()
                 ));
             }
         }

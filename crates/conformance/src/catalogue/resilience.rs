@@ -16,7 +16,7 @@ use crate::case;
 use crate::fixtures::{time_from_now, unique_position};
 use crate::herd_watch::{Spread, needs_reach, spread_and_check};
 use crate::propagation::{Learned, Propagation, Verdict};
-use crate::runner::{Answer, addr, ask, names, set_down, warm_up};
+use crate::runner::{Answer, addr, ask, names, set_down, warm_up, whatsat_pace};
 use crate::runner::{Ctx, Problem, Shape, TestCase, fail};
 
 pub static TESTS: &[TestCase] = &[
@@ -209,6 +209,12 @@ async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
     let topology = ctx.topology()?;
     let all = names(ctx)?;
     let stopped = all[ctx.pick(all.len())].clone();
+    // A WHATSAT waits on the server's Places request: its delay is judged against the server's
+    // own WHATSAT pace before the neighbour went down.
+    let mut usual = std::collections::HashMap::new();
+    for server in &all {
+        usual.insert(server.clone(), whatsat_pace(ctx, addr(ctx, server)?).await);
+    }
     let down = BTreeSet::from([stopped.clone()]);
     set_down(ctx, &BTreeSet::new(), &down).await?;
     let mut servers = vec![Learned::new(&stopped, Verdict::Down)];
@@ -240,6 +246,7 @@ async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
         let answer = ask(ctx, address, &client).await;
         let whatsat = asked.elapsed();
         let slowest = iamat.max(whatsat);
+        let usual = usual.get(server).copied().unwrap_or_default();
         match (&got, &answer) {
             (Ok(r), Answer::Known(_)) if r.bytes.starts_with(b"AT ") => {}
             (Err(e), _) => problems.push(format!("{server}: IAMAT: {e}")),
@@ -248,13 +255,15 @@ async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
                 "{server} did not answer the IAMAT with an AT line and then serve it"
             )),
         }
-        if slowest > PROMPT {
+        if iamat > PROMPT || whatsat > PROMPT + usual * 2 {
             problems.push(format!(
                 "{server} took {} ms to answer the IAMAT and {} ms the WHATSAT while {stopped} is \
-                 down (at most {} ms): a reply must not wait for the flood",
+                 down (at most {} ms, and for the WHATSAT twice its {} ms before on top): a reply \
+                 must not wait for the flood",
                 iamat.as_millis(),
                 whatsat.as_millis(),
-                PROMPT.as_millis()
+                PROMPT.as_millis(),
+                usual.as_millis()
             ));
         }
         servers.push(Learned::after(server, slowest));

@@ -74,8 +74,12 @@ async fn client_at_not_stored(ctx: &Ctx) -> Result<(), Problem> {
     // Long enough for a flood to reach every server.
     tokio::time::sleep(ctx.env.settle).await;
     let mut stored_at = Vec::new();
-    for (name, address) in every_server(ctx) {
-        match ask(ctx, address, &id).await {
+    // All at once: each WHATSAT may wait on the server's Places request.
+    let servers = every_server(ctx);
+    let answers =
+        futures::future::join_all(servers.iter().map(|(_, address)| ask(ctx, *address, &id))).await;
+    for ((name, _), answer) in servers.into_iter().zip(answers) {
+        match answer {
             Answer::Unknown => {}
             Answer::Known(shown) if same_update(&shown, line.as_bytes()) => stored_at.push(name),
             Answer::Known(shown) => {

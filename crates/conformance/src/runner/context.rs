@@ -270,6 +270,7 @@ async fn exchange_framed(
     shape: Shape,
     deadline: Instant,
 ) -> Result<Received, String> {
+    conn.set_awaits_places(crate::expect::trim(command).starts_with(b"WHATSAT"));
     match framing {
         Framing::Line => {
             let mut line = command.to_vec();
@@ -333,6 +334,16 @@ pub fn no_reply_problem(got: &Received, command: &[u8]) -> Result<(), Problem> {
             "no reply to `{what}`, and the server did not answer a probe IAMAT within {:.1} s \
              either: it is hung, crashed or overloaded (not a verdict on this command)",
             probe.as_secs_f64()
+        ),
+        End::PlacesStalled {
+            probe,
+            places_probe,
+        } => format!(
+            "no reply to `{what}`, nor to a probe WHATSAT within {:.1} s, while the server \
+             answered a probe IAMAT in {:.1} ms: its WHATSATs wait on something outside it, \
+             most likely its Places request (is it started with the suite's Places URL?)",
+            places_probe.as_secs_f64(),
+            probe.as_secs_f64() * 1000.0
         ),
         End::Eof => format!(
             "the server closed the connection without replying to `{what}` (did the handler crash?)"

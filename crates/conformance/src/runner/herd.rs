@@ -4,11 +4,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::context::{Ctx, Shape};
 use super::outcome::{Failure, Problem};
+use crate::patience::Alive;
 use crate::shown::escape;
 use crate::wire::End;
 use herd_spawn::Spawner;
@@ -111,6 +113,10 @@ pub async fn ask(ctx: &Ctx, server: SocketAddr, client: &str) -> Answer {
             match got.end {
                 End::Eof => "connection closed",
                 End::Unresponsive { .. } => "it answers nothing, not even a probe",
+                End::Silent { .. } => "silent, while it answers a probe IAMAT",
+                End::PlacesStalled { .. } =>
+                    "nor to a probe WHATSAT, while it answers IAMAT: its WHATSATs wait on \
+                     something outside it, most likely its Places request",
                 _ => "timed out",
             }
         )),
@@ -118,6 +124,21 @@ pub async fn ask(ctx: &Ctx, server: SocketAddr, client: &str) -> Answer {
             "unexpected reply to `{command}`: {}",
             escape(&got.bytes[..got.bytes.len().min(80)])
         )),
+    }
+}
+
+/// How long the server at `address` takes to answer a WHATSAT now, Places request included
+/// (zero when the suite does not pace its reads, or the server does not answer the probe).
+pub async fn whatsat_pace(ctx: &Ctx, address: SocketAddr) -> Duration {
+    let Some(pace) = ctx.env.paces.of(address) else {
+        return Duration::ZERO;
+    };
+    if let Alive::NoAnswer(_) = pace.alive().await {
+        return Duration::ZERO;
+    }
+    match pace.places_pace().await {
+        Alive::Answered(took) => took,
+        Alive::NoAnswer(_) => Duration::ZERO,
     }
 }
 
