@@ -139,6 +139,16 @@ impl Patience {
         alive
     }
 
+    /// A probe IAMAT now (no earlier result reused): whether the server answers at all and how
+    /// fast, for a test that asks whether the server is busy at this moment.
+    pub async fn alive_now(&self) -> Alive {
+        let alive = self.probe(&self.probe_text, self.ceiling).await;
+        if let Alive::Answered(rtt) = alive {
+            self.observe(rtt);
+        }
+        alive
+    }
+
     /// How long the server takes to answer a WHATSAT now, Places request included: a probe
     /// WHATSAT for the probe IAMAT's client, given up to the ceiling (a recent result is
     /// reused; an unanswered one for [`UNANSWERED_FRESH`], so a server whose WHATSATs hang

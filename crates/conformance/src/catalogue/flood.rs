@@ -20,8 +20,8 @@ use crate::herd_watch::{
 };
 use crate::propagation::{Learned, Propagation, Verdict};
 use crate::runner::{
-    Answer, POLL, addr, ask, iamat_at, names, same_update, same_update_and_position_bytes,
-    set_down, whatsat_pace,
+    Answer, POLL, addr, ask, busy_now, iamat_at, names, same_update,
+    same_update_and_position_bytes, set_down,
 };
 use crate::runner::{Ctx, Failure, Problem, TestCase, fail};
 use crate::sniffer::Sniffer;
@@ -684,12 +684,6 @@ async fn quiet_after_update(ctx: &Ctx) -> Result<(), Problem> {
     needs_reach(ctx).await?;
     let all = names(ctx)?;
     let origin = &all[ctx.pick(all.len())];
-    // Slow is judged against each server's own WHATSAT pace before the update (its Places
-    // request included: a distant Places service is not a busy herd).
-    let mut usual = Vec::new();
-    for server in &all {
-        usual.push(whatsat_pace(ctx, addr(ctx, server)?).await);
-    }
     let client = ctx.client_id("");
     let (position, _, _) = unique_position();
     let line = settle_everywhere(
@@ -705,9 +699,10 @@ async fn quiet_after_update(ctx: &Ctx) -> Result<(), Problem> {
     let until = Instant::now() + WATCH;
     let mut problems: Vec<String> = Vec::new();
     while Instant::now() < until && problems.is_empty() {
-        for (server, usual) in all.iter().zip(&usual) {
+        for server in &all {
+            let address = addr(ctx, server)?;
             let asked = Instant::now();
-            let answer = ask(ctx, addr(ctx, server)?, &client).await;
+            let answer = ask(ctx, address, &client).await;
             let took = asked.elapsed();
             match answer {
                 // A copy that bounces back is another update; the same update with other bytes
@@ -721,12 +716,14 @@ async fn quiet_after_update(ctx: &Ctx) -> Result<(), Problem> {
                 Answer::Unknown => problems.push(format!("{server} forgot the client")),
                 Answer::Unavailable(why) => problems.push(format!("{server}: {why}")),
             }
-            if took > SLOW + *usual * 2 {
+            // A slow WHATSAT alone may be a slow Places service; a busy server is slow to a
+            // probe IAMAT too.
+            if took > SLOW && busy_now(ctx, address, SLOW / 2).await {
                 problems.push(format!(
-                    "{server} took {} ms to answer a WHATSAT after the flood, against {} ms before \
-                     it (busy forwarding?)",
+                    "{server} took {} ms to answer a WHATSAT after the flood, and more than {} ms \
+                     a probe IAMAT (busy forwarding?)",
                     took.as_millis(),
-                    usual.as_millis()
+                    (SLOW / 2).as_millis()
                 ));
             }
         }

@@ -8,6 +8,7 @@
 //! the last, within the settle deadline.
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -16,7 +17,7 @@ use crate::case;
 use crate::fixtures::{time_from_now, unique_position};
 use crate::herd_watch::{Spread, needs_reach, spread_and_check};
 use crate::propagation::{Learned, Propagation, Verdict};
-use crate::runner::{Answer, addr, ask, names, set_down, warm_up, whatsat_pace};
+use crate::runner::{Answer, addr, ask, busy_now, names, set_down, warm_up};
 use crate::runner::{Ctx, Problem, Shape, TestCase, fail};
 
 pub static TESTS: &[TestCase] = &[
@@ -204,17 +205,43 @@ async fn restart_rejoins(ctx: &Ctx) -> Result<(), Problem> {
 /// How long a reply may take while a neighbour is down.
 const PROMPT: Duration = Duration::from_millis(500);
 
+/// One new update at `server`, and a WHATSAT for it, each timed.
+struct Timed {
+    got: Result<crate::wire::Received, String>,
+    answer: Answer,
+    iamat: Duration,
+    whatsat: Duration,
+}
+
+async fn update_and_ask(ctx: &Ctx, server: &str, address: SocketAddr, attempt: usize) -> Timed {
+    let client = ctx.client_id(&format!("-{server}-{attempt}"));
+    let (position, _, _) = unique_position();
+    let command = format!("IAMAT {client} {position} {}", time_from_now(0));
+    let started = Instant::now();
+    let got = ctx
+        .exchange_with(
+            address,
+            command.as_bytes(),
+            Shape::Line,
+            started + ctx.env.timeout,
+        )
+        .await;
+    let iamat = started.elapsed();
+    let asked = Instant::now();
+    let answer = ask(ctx, address, &client).await;
+    Timed {
+        got,
+        answer,
+        iamat,
+        whatsat: asked.elapsed(),
+    }
+}
+
 async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
     needs_reach(ctx).await?;
     let topology = ctx.topology()?;
     let all = names(ctx)?;
     let stopped = all[ctx.pick(all.len())].clone();
-    // A WHATSAT waits on the server's Places request: its delay is judged against the server's
-    // own WHATSAT pace before the neighbour went down.
-    let mut usual = std::collections::HashMap::new();
-    for server in &all {
-        usual.insert(server.clone(), whatsat_pace(ctx, addr(ctx, server)?).await);
-    }
     let down = BTreeSet::from([stopped.clone()]);
     set_down(ctx, &BTreeSet::new(), &down).await?;
     let mut servers = vec![Learned::new(&stopped, Verdict::Down)];
@@ -229,44 +256,49 @@ async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
     order.extend(rest);
     for server in &order {
         let address = addr(ctx, server)?;
-        let client = ctx.client_id(&format!("-{server}"));
-        let (position, _, _) = unique_position();
-        let command = format!("IAMAT {client} {position} {}", time_from_now(0));
-        let started = Instant::now();
-        let got = ctx
-            .exchange_with(
-                address,
-                command.as_bytes(),
-                Shape::Line,
-                started + ctx.env.timeout,
-            )
-            .await;
-        let iamat = started.elapsed();
-        let asked = Instant::now();
-        let answer = ask(ctx, address, &client).await;
-        let whatsat = asked.elapsed();
-        let slowest = iamat.max(whatsat);
-        let usual = usual.get(server).copied().unwrap_or_default();
-        match (&got, &answer) {
-            (Ok(r), Answer::Known(_)) if r.bytes.starts_with(b"AT ") => {}
-            (Err(e), _) => problems.push(format!("{server}: IAMAT: {e}")),
-            (_, Answer::Unavailable(why)) => problems.push(format!("{server}: WHATSAT: {why}")),
-            _ => problems.push(format!(
-                "{server} did not answer the IAMAT with an AT line and then serve it"
-            )),
+        let mut tries = Vec::new();
+        // A slow reply is tried once more with a new update: a server that waits for the flood
+        // is slow every time, a busy moment of the machine seldom twice.
+        for attempt in 0..2 {
+            let timed = update_and_ask(ctx, server, address, attempt).await;
+            let slow = timed.iamat > PROMPT
+                || (timed.whatsat > PROMPT && busy_now(ctx, address, PROMPT / 2).await);
+            tries.push(timed);
+            if !slow {
+                break;
+            }
         }
-        if iamat > PROMPT || whatsat > PROMPT + usual * 2 {
+        let last = tries.last().map(|t| (t.iamat, t.whatsat));
+        let (iamat, whatsat) = last.unwrap_or_default();
+        if let Some(timed) = tries.last() {
+            match (&timed.got, &timed.answer) {
+                (Ok(r), Answer::Known(_)) if r.bytes.starts_with(b"AT ") => {}
+                (Err(e), _) => problems.push(format!("{server}: IAMAT: {e}")),
+                (_, Answer::Unavailable(why)) => problems.push(format!("{server}: WHATSAT: {why}")),
+                _ => problems.push(format!(
+                    "{server} did not answer the IAMAT with an AT line and then serve it"
+                )),
+            }
+        }
+        if tries.len() == 2 {
+            let times: Vec<String> = tries
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} ms the IAMAT and {} ms the WHATSAT",
+                        t.iamat.as_millis(),
+                        t.whatsat.as_millis()
+                    )
+                })
+                .collect();
             problems.push(format!(
-                "{server} took {} ms to answer the IAMAT and {} ms the WHATSAT while {stopped} is \
-                 down (at most {} ms, and for the WHATSAT twice its {} ms before on top): a reply \
-                 must not wait for the flood",
-                iamat.as_millis(),
-                whatsat.as_millis(),
-                PROMPT.as_millis(),
-                usual.as_millis()
+                "{server} took {} while {stopped} is down (at most {} ms, twice in a row): a \
+                 reply must not wait for the flood",
+                times.join(", then "),
+                PROMPT.as_millis()
             ));
         }
-        servers.push(Learned::after(server, slowest));
+        servers.push(Learned::after(server, iamat.max(whatsat)));
     }
     ctx.record(Propagation {
         update: format!("reply times (slowest of IAMAT and WHATSAT) while {stopped} is down"),

@@ -254,13 +254,20 @@ async fn exchange_on(
     let mut conn = Conn::connect_paced(addr, transcript, deadline, pace.clone()).await?;
     let started = Instant::now();
     let got = exchange_framed(&mut conn, env.framing, command, shape, deadline).await?;
+    // A WHATSAT's round trip holds its Places request, which is not the server's own pace.
     if let Some(pace) = pace
         && !got.end.is_wait()
         && !got.bytes.is_empty()
+        && !awaits_places(command)
     {
         pace.observe(started.elapsed());
     }
     Ok(got)
+}
+
+/// Whether the reply to `command` waits on the server's Places request (a WHATSAT).
+fn awaits_places(command: &[u8]) -> bool {
+    crate::expect::trim(command).starts_with(b"WHATSAT")
 }
 
 async fn exchange_framed(
@@ -270,7 +277,7 @@ async fn exchange_framed(
     shape: Shape,
     deadline: Instant,
 ) -> Result<Received, String> {
-    conn.set_awaits_places(crate::expect::trim(command).starts_with(b"WHATSAT"));
+    conn.set_awaits_places(awaits_places(command));
     match framing {
         Framing::Line => {
             let mut line = command.to_vec();

@@ -127,18 +127,17 @@ pub async fn ask(ctx: &Ctx, server: SocketAddr, client: &str) -> Answer {
     }
 }
 
-/// How long the server at `address` takes to answer a WHATSAT now, Places request included
-/// (zero when the suite does not pace its reads, or the server does not answer the probe).
-pub async fn whatsat_pace(ctx: &Ctx, address: SocketAddr) -> Duration {
-    let Some(pace) = ctx.env.paces.of(address) else {
-        return Duration::ZERO;
-    };
-    if let Alive::NoAnswer(_) = pace.alive().await {
-        return Duration::ZERO;
-    }
-    match pace.places_pace().await {
-        Alive::Answered(took) => took,
-        Alive::NoAnswer(_) => Duration::ZERO,
+/// Whether the server at `address` is busy now: a slow WHATSAT may be its Places request, so a
+/// test that calls a slow reply a busy server confirms it with a probe IAMAT (never flooded: the
+/// same client and an old time each time). True when the probe takes longer than `limit` or
+/// gets no answer; false when the suite does not pace its reads.
+pub async fn busy_now(ctx: &Ctx, address: SocketAddr, limit: Duration) -> bool {
+    match ctx.env.paces.of(address) {
+        None => false,
+        Some(pace) => match pace.alive_now().await {
+            Alive::Answered(rtt) => rtt > limit,
+            Alive::NoAnswer(_) => true,
+        },
     }
 }
 

@@ -12,8 +12,8 @@ pub mod run;
 pub use case::{Attr, Level, TestCase};
 pub use context::{Ctx, Env, Framing, Shape, Target, no_reply_problem};
 pub use herd::{
-    Answer, addr, ask, first_line, iamat_at, names, same_update, same_update_and_position_bytes,
-    whatsat_pace,
+    Answer, addr, ask, busy_now, first_line, iamat_at, names, same_update,
+    same_update_and_position_bytes,
 };
 pub use herd_control::{POLL, set_down, warm_up};
 pub use outcome::{Failure, Outcome, Problem, Summary, TestResult, Verdicts, fail};
