@@ -38,6 +38,8 @@ PEER_CONNECT_TIMEOUT_S = 3.0
 MAX_LINE_BYTES = 1 << 20  # a line longer than this is answered as invalid and skipped
 FLOOD_LOOP_LIMIT = 50
 ELSEWHERE_PLACES_URL = "http://127.0.0.1:9"  # the places-elsewhere fault's fixed base URL
+FLOOD_RETRIES = 3  # the flood-before-reply fault's connection attempts per neighbour
+FLOOD_RETRY_GAP_S = 0.4  # and the wait between them
 SLOW_PLACES_S = 1.0  # the slow-places fault's wait before each Places request
 
 FAULTS = {
@@ -100,6 +102,9 @@ FAULTS = {
     "places-elsewhere": f"ignores --places-url and $HERD_PLACES_URL, as code with Google's URL written in does: "
     f"Places requests go to {ELSEWHERE_PLACES_URL} (nothing listens there, standing for a Places service "
     "that refuses the request), so every WHATSAT relays an error object",
+    "flood-before-reply": f"an IAMAT is answered only once its flood is sent, and a neighbour that refuses the "
+    f"connection is tried {FLOOD_RETRIES} times {FLOOD_RETRY_GAP_S:g} s apart: while a neighbour is down every "
+    "IAMAT waits",
     "slow-places": f"correct, but each Places request waits {SLOW_PLACES_S:g} s first, as a distant Places "
     "service does (a WHATSAT takes far longer than an IAMAT)",
 }
@@ -288,6 +293,7 @@ class Server:
     tasks: set = field(default_factory=set)
     loop_counts: dict = field(default_factory=dict)
     flood_seq: int = 0
+    flood_sends: list = field(default_factory=list)  # the last flood's send tasks
     # Connections a fault keeps open, with their handler tasks: asyncio holds tasks only weakly,
     # and a connection that is no longer read is otherwise collected (and closed) by the GC.
     held_open: list = field(default_factory=list)
@@ -394,7 +400,10 @@ class Server:
         if not utf8:
             out = self.invalid(raw)
         elif cmd == b"IAMAT" and len(fields) == 4:
+            self.flood_sends = []
             out = self.iamat(fields, raw)
+            if self.has("flood-before-reply") and self.flood_sends:
+                await asyncio.gather(*self.flood_sends)
         elif cmd == b"WHATSAT" and len(fields) == 4:
             out = await self.whatsat(fields, raw)
         elif cmd == b"AT" and len(fields) == 7:
@@ -582,6 +591,7 @@ class Server:
         return msg.encode()
 
     def flood(self, rec: Record, exclude: str | None):
+        self.flood_sends = []  # this flood's sends (the flood-before-reply fault awaits them)
         if self.has("no-flood"):
             return
         msg = self.peer_message(rec)
@@ -594,14 +604,23 @@ class Server:
                 self.log.info("(fault no-relink) not contacting %s", peer.name)
                 continue
             t = asyncio.get_running_loop().create_task(self.send_to_peer(peer, msg))
+            self.flood_sends.append(t)
             self.tasks.add(t)
             t.add_done_callback(self.tasks.discard)
 
     async def send_to_peer(self, peer: Peer, msg: bytes):
+        attempts = FLOOD_RETRIES if self.has("flood-before-reply") else 1
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(peer.host, peer.port), PEER_CONNECT_TIMEOUT_S
-            )
+            for attempt in range(attempts):
+                try:
+                    reader, writer = await asyncio.wait_for(
+                        asyncio.open_connection(peer.host, peer.port), PEER_CONNECT_TIMEOUT_S
+                    )
+                    break
+                except OSError:
+                    if attempt + 1 == attempts:
+                        raise
+                    await asyncio.sleep(FLOOD_RETRY_GAP_S)
         except (OSError, asyncio.TimeoutError) as e:
             self.log.info("dropped connection to %s (%s:%d): %s", peer.name, peer.host, peer.port, e or type(e).__name__)
             peer.up = False

@@ -8,8 +8,8 @@ mod common;
 use std::time::Instant;
 
 use common::{
-    Fault, both, check_faults, conformance, json_report, python_spawn, reference_spawn, result_of,
-    stderr, stdout, terminal_counts,
+    Fault, both, check_faults, conformance, json_report, py, python_spawn, reference_spawn,
+    result_of, stderr, stdout, terminal_counts,
 };
 
 /// The herd faults and the tests that must name them, for both implementations.
@@ -31,6 +31,11 @@ const HERD_FAULTS: &[Fault] = &[
         "stale-accepted",
         "flood/older-changes-nothing",
         "older IAMAT replaced the newer one",
+    ),
+    py(
+        "flood-before-reply",
+        "resilience/no-delay-while-down",
+        "a reply must not wait for the flood",
     ),
 ];
 
