@@ -18,7 +18,7 @@ use crate::fixtures::{time_from_now, unique_position};
 use crate::herd_watch::{Spread, needs_reach, spread_and_check};
 use crate::propagation::{Learned, Propagation, Verdict};
 use crate::runner::{Answer, addr, ask, busy_now, names, set_down, warm_up};
-use crate::runner::{Ctx, Problem, Shape, TestCase, fail};
+use crate::runner::{Ctx, Framing, Problem, Shape, TestCase, fail};
 
 pub static TESTS: &[TestCase] = &[
     case!(
@@ -218,14 +218,14 @@ async fn update_and_ask(ctx: &Ctx, server: &str, address: SocketAddr, attempt: u
     let (position, _, _) = unique_position();
     let command = format!("IAMAT {client} {position} {}", time_from_now(0));
     let started = Instant::now();
-    let got = ctx
-        .exchange_with(
-            address,
-            command.as_bytes(),
-            Shape::Line,
-            started + ctx.env.timeout,
-        )
-        .await;
+    let deadline = started + ctx.env.timeout;
+    let got = match ctx.env.framing {
+        Framing::Line => reply_begun(ctx, address, &command, deadline).await,
+        Framing::Eof => {
+            ctx.exchange_with(address, command.as_bytes(), Shape::Line, deadline)
+                .await
+        }
+    };
     let iamat = started.elapsed();
     let asked = Instant::now();
     let answer = ask(ctx, address, &client).await;
@@ -235,6 +235,24 @@ async fn update_and_ask(ctx: &Ctx, server: &str, address: SocketAddr, attempt: u
         iamat,
         whatsat: asked.elapsed(),
     }
+}
+
+/// Sends `command` as a line and returns once its reply has begun (three bytes, or a whole
+/// line): the time the server takes to answer, whether or not it ends its line (a reply with no
+/// newline would otherwise be timed to the end of the suite's quiet period).
+async fn reply_begun(
+    ctx: &Ctx,
+    address: SocketAddr,
+    command: &str,
+    deadline: Instant,
+) -> Result<crate::wire::Received, String> {
+    let pace = ctx.env.paces.of(address);
+    let mut conn =
+        crate::wire::Conn::connect_paced(address, &ctx.transcript, deadline, pace).await?;
+    conn.send(format!("{command}\n").as_bytes()).await?;
+    let begun =
+        |buf: &[u8]| (buf.len() >= 3 || crate::wire::line_end(buf).is_some()).then_some(buf.len());
+    Ok(conn.read_until(begun, deadline).await)
 }
 
 async fn no_delay_while_down(ctx: &Ctx) -> Result<(), Problem> {
